@@ -1,0 +1,67 @@
+#include "core/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+
+void ll_buf_reserve(ll_buf_t *b, size_t extra) {
+  size_t need = b->len + extra + 1;
+  if (need <= b->cap) return;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < need) cap *= 2;
+  b->data = ll_realloc(b->data, cap);
+  b->cap = cap;
+}
+
+void ll_buf_append(ll_buf_t *b, const void *p, size_t len) {
+  ll_buf_reserve(b, len);
+  if (len) memcpy(b->data + b->len, p, len);
+  b->len += len;
+  b->data[b->len] = '\0';
+}
+
+void ll_buf_puts(ll_buf_t *b, const char *s) { ll_buf_append(b, s, strlen(s)); }
+
+void ll_buf_printf(ll_buf_t *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  ll_assert(n >= 0);
+  ll_buf_reserve(b, (size_t)n);
+  va_start(ap, fmt);
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+}
+
+void ll_buf_consume(ll_buf_t *b, size_t n) {
+  ll_assert(n <= b->len);
+  if (n == 0) return;
+  memmove(b->data, b->data + n, b->len - n);
+  b->len -= n;
+  b->data[b->len] = '\0';
+}
+
+void ll_buf_reset(ll_buf_t *b) {
+  b->len = 0;
+  if (b->data) b->data[0] = '\0';
+}
+
+void ll_buf_free(ll_buf_t *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+char *ll_buf_steal(ll_buf_t *b, size_t *len) {
+  if (!b->data) ll_buf_reserve(b, 0), b->data[0] = '\0';
+  char *p = b->data;
+  if (len) *len = b->len;
+  b->data = NULL;
+  b->len = b->cap = 0;
+  return p;
+}
