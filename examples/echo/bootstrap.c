@@ -1,0 +1,108 @@
+/* echo: a Lambda function that returns its payload unchanged.
+ *
+ * Test hooks, chosen by a JSON object payload with an "action" key (found with strstr, not a
+ * JSON parser, so keep the payloads simple):
+ *   {"action":"error"}           function error EchoError / "asked to fail"
+ *   {"action":"crash"}           exit(3) in the middle of the invocation
+ *   {"action":"sleep","ms":N}    sleep N ms, then echo
+ *   {"action":"pid"}             {"pid":<pid>,"invocations":<invocations served by this process>}
+ *   {"action":"env"}             the AWS_*, LAMBDA_*, _HANDLER*, TZ*, LANG* environment as JSON
+ *   {"action":"log","text":"…"}  print the text on stdout and stderr, then echo
+ * Nothing is printed otherwise.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lambdalite_runtime.h"
+
+extern char **environ;
+
+static unsigned long invocations;
+
+/* Returns the value that follows "key": in the payload (spaces skipped), or NULL. */
+static const char *find_value(const char *payload, const char *key) {
+  const char *p = strstr(payload, key);
+  if (!p) return NULL;
+  p += strlen(key);
+  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+  if (*p != ':') return NULL;
+  p++;
+  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+  return p;
+}
+
+/* True if the JSON string at v (pointing at its opening quote) equals word. */
+static int is_word(const char *v, const char *word) {
+  size_t n = strlen(word);
+  return v[0] == '"' && strncmp(v + 1, word, n) == 0 && v[n + 1] == '"';
+}
+
+static int do_env(ll_response *out) {
+  static const char *const prefixes[] = {"AWS_", "LAMBDA_", "_HANDLER", "TZ", "LANG"};
+  int first = 1;
+  ll_response_printf(out, "{");
+  for (char **e = environ; *e; e++) {
+    const char *eq = strchr(*e, '=');
+    if (!eq) continue;
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+      if (strncmp(*e, prefixes[i], strlen(prefixes[i])) != 0) continue;
+      ll_response_printf(out, first ? "" : ",");
+      ll_response_json_string(out, *e, (size_t)(eq - *e));
+      ll_response_printf(out, ":");
+      ll_response_json_string(out, eq + 1, strlen(eq + 1));
+      first = 0;
+      break;
+    }
+  }
+  return ll_response_printf(out, "}");
+}
+
+/* Prints the JSON string at v (opening quote) with the common escapes undone, then a newline. */
+static void print_text(FILE *f, const char *v) {
+  if (*v != '"') return;
+  for (v++; *v && *v != '"'; v++) {
+    int c = (unsigned char)*v;
+    if (c == '\\' && v[1]) {
+      v++;
+      c = *v == 'n' ? '\n' : *v == 't' ? '\t' : *v == 'r' ? '\r' : (unsigned char)*v;
+    }
+    fputc(c, f);
+  }
+  fputc('\n', f);
+  fflush(f);
+}
+
+static int handle(const ll_invocation *in, ll_response *out) {
+  invocations++;
+  const char *p = in->payload;
+  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+  const char *action = *p == '{' ? find_value(p, "\"action\"") : NULL;
+  if (action) {
+    if (is_word(action, "error")) return ll_response_error(out, "EchoError", "asked to fail");
+    if (is_word(action, "crash")) exit(3);
+    if (is_word(action, "pid")) {
+      return ll_response_printf(out, "{\"pid\":%ld,\"invocations\":%lu}", (long)getpid(),
+                                invocations);
+    }
+    if (is_word(action, "env")) return do_env(out);
+    if (is_word(action, "sleep")) {
+      const char *ms = find_value(p, "\"ms\"");
+      long n = ms ? strtol(ms, NULL, 10) : 0;
+      struct timespec ts = {n / 1000, n % 1000 * 1000000L};
+      while (n > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+    } else if (is_word(action, "log")) {
+      const char *text = find_value(p, "\"text\"");
+      if (text) {
+        print_text(stdout, text);
+        print_text(stderr, text);
+      }
+    }
+  }
+  return ll_response_set(out, in->payload, in->payload_len);
+}
+
+int main(void) { return ll_runtime_main(handle) ? 1 : 0; }

@@ -1,0 +1,88 @@
+/* liblambdalite-runtime: write AWS-Lambda-style functions in C.
+ *
+ * A function is an executable named `bootstrap` whose main() calls ll_runtime_main() with a
+ * handler. The runtime talks to the platform over the Lambda Runtime API (HTTP/1.1, version
+ * 2018-06-01) at $AWS_LAMBDA_RUNTIME_API: it fetches an event (GET /runtime/invocation/next),
+ * calls the handler, posts the result (POST .../{id}/response or .../{id}/error) and loops.
+ *
+ *   static int handle(const ll_invocation *in, ll_response *out) {
+ *     return ll_response_set(out, in->payload, in->payload_len);
+ *   }
+ *   int main(void) { return ll_runtime_main(handle) ? 1 : 0; }
+ *
+ * Errors: every function returns 0 on success or a negative errno value. Allocation failure
+ * aborts the process. The library is single-threaded: call it from one thread only.
+ * Link: liblambdalite-runtime.a, then `pkg-config --libs libcurl`.
+ */
+#ifndef LAMBDALITE_RUNTIME_H
+#define LAMBDALITE_RUNTIME_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One invocation, as delivered by /next. Every pointer is owned by the runtime and valid only
+ * until the handler returns; copy what must outlive it. */
+typedef struct ll_invocation {
+  const char *request_id;       /* Lambda-Runtime-Aws-Request-Id; never NULL */
+  const char *function_arn;     /* Lambda-Runtime-Invoked-Function-Arn; "" when absent */
+  const char *trace_id;         /* Lambda-Runtime-Trace-Id, or NULL; also in $_X_AMZN_TRACE_ID */
+  const char *client_context;   /* Lambda-Runtime-Client-Context JSON, or NULL */
+  const char *cognito_identity; /* Lambda-Runtime-Cognito-Identity JSON, or NULL */
+  long long deadline_ms;        /* Lambda-Runtime-Deadline-Ms (Unix epoch milliseconds) */
+  const char *payload;          /* the event bytes, NUL-terminated too (payload[payload_len]) */
+  size_t payload_len;
+} ll_invocation;
+
+/* The handler's result: response bytes, or a function error. Owned by the runtime, reused
+ * between invocations, emptied before each handler call. */
+typedef struct ll_response ll_response;
+
+/* Replaces the response body with a copy of data[0..len). Returns 0, or -EINVAL if out is NULL
+ * (or data is NULL with len > 0), or -EALREADY after ll_response_error(). */
+int ll_response_set(ll_response *out, const void *data, size_t len);
+
+/* Appends printf-formatted text to the response body. Returns 0, -EINVAL, or -EALREADY after
+ * ll_response_error(). */
+int ll_response_printf(ll_response *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Appends s[0..len) as a quoted JSON string: `"`, `\` and control characters are escaped and
+ * invalid UTF-8 becomes U+FFFD, so the result is always valid JSON. Same returns as above. */
+int ll_response_json_string(ll_response *out, const char *s, size_t len);
+
+/* Marks the invocation failed, whatever the handler returns: the runtime posts
+ * {"errorMessage":..,"errorType":..,"stackTrace":[]} to /error, with header
+ * Lambda-Runtime-Function-Error-Type: error_type. Replaces any body set so far; a later call
+ * replaces the error. NULL error_type means "Runtime.HandlerError", NULL message "". The strings
+ * are copied. Returns 0, or -EINVAL if out is NULL. */
+int ll_response_error(ll_response *out, const char *error_type, const char *error_message);
+
+/* Milliseconds left before the invocation's deadline (negative once it has passed). */
+long long ll_remaining_ms(const ll_invocation *in);
+
+/* Called once per invocation. Return 0 for success (the body is posted to /response), or
+ * non-zero for failure: the error set with ll_response_error() is posted, or, if none was set,
+ * errorType "Runtime.HandlerError". Before the result is posted the runtime flushes stdout. */
+typedef int (*ll_handler)(const ll_invocation *in, ll_response *out);
+
+/* Runs the invocation loop: GET /next -> handler -> POST /response or /error, forever, over
+ * one keep-alive connection. Never returns while the Runtime API works. Returns -EINVAL if
+ * AWS_LAMBDA_RUNTIME_API is unset, or -EIO / -EPROTO after an unrecoverable Runtime API failure:
+ * /next failed 3 times in a row (transport error or a status other than 200), a result could not
+ * be sent, or a post was answered 500. Other non-202 answers to a post (400, 403, 413) are logged
+ * to stderr and the loop goes on. The caller should exit non-zero. */
+int ll_runtime_main(ll_handler handler);
+
+/* Reports a failed initialisation: posts the error JSON (as for ll_response_error) to
+ * /runtime/init/error. Call it before ll_runtime_main(), then exit non-zero. Returns 0 when the
+ * platform answered 202, -EINVAL without AWS_LAMBDA_RUNTIME_API, -EIO or -EPROTO otherwise. */
+int ll_runtime_init_error(const char *error_type, const char *error_message);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

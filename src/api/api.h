@@ -1,0 +1,52 @@
+/* The daemon's wire surfaces. Each module (lambda.c, logs.c, runtime.c) turns HTTP requests
+ * into engine calls and engine results into AWS's wire shapes; common.c holds what they share
+ * (SigV4 checks, error shapes, JSON answers). */
+#ifndef LL_API_API_H
+#define LL_API_API_H
+
+#include <jansson.h>
+
+#include "engine/engine.h"
+#include "http/router.h"
+#include "http/server.h"
+
+/* What every API handler reaches through req->listener_data. */
+typedef struct ll_api_ctx {
+  ll_engine_t *engine;
+  uv_loop_t *loop;
+} ll_api_ctx_t;
+
+/* The route tables of the main listener (Lambda REST paths, and POST / dispatched by
+ * X-Amz-Target), NULL-terminated, and its answer for everything else. */
+extern const ll_http_route_t *const ll_api_tables[];
+void ll_api_not_found(ll_http_req_t *req);
+
+/* CloudWatch Logs (logs.c): answers one JSON 1.1 action. */
+void ll_api_logs_dispatch(ll_http_req_t *req, const char *action);
+
+/* The Runtime API endpoint of one instance (runtime.c): the engine's open/close hooks. */
+int ll_api_runtime_open(void *ud, ll_instance_t *inst, int *port, void **handle);
+void ll_api_runtime_close(void *ud, void *handle);
+
+/* ---- shared helpers (common.c) ----------------------------------------------------------- */
+
+enum ll_api_proto {
+  LL_PROTO_REST_JSON, /* Lambda: x-amzn-ErrorType header + {"Type","message"} */
+  LL_PROTO_JSON,      /* JSON 1.0/1.1 (Logs, Kinesis, DynamoDB): {"__type","message"} */
+};
+
+/* Verifies the request's SigV4 signature against the engine's keys. On failure answers req
+ * (403/400 in the protocol's shape) and returns -1; the caller must not touch req then. */
+int ll_api_authenticate(ll_http_req_t *req, enum ll_api_proto proto);
+
+/* Answers with an AWS error: status, code (e.g. "ResourceNotFoundException"), message. */
+void ll_api_error(ll_http_req_t *req, enum ll_api_proto proto, int status, const char *code,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Maps an engine error (LL_E_*) to the Lambda error it stands for and answers with it. */
+void ll_api_engine_error(ll_http_req_t *req, const ll_err_t *err);
+/* Answers with a JSON document (stolen reference). content_type NULL = application/json. */
+void ll_api_json(ll_http_req_t *req, int status, json_t *doc, const char *content_type);
+/* A fresh request id, and the header lines every answer carries. */
+void ll_api_request_id(char out[37]);
+
+#endif

@@ -1,0 +1,144 @@
+/* `lambdalite serve`: the daemon. One libuv loop carries the API listener, every instance's
+ * Runtime API endpoint, process supervision and timers. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "core/mem.h"
+#include "engine/engine.h"
+#include "http/server.h"
+
+static const char usage[] =
+    "usage: lambdalite serve [--listen HOST:PORT] [--data-dir DIR] [--idle-timeout SECONDS]\n"
+    "                        [--max-instances N]\n"
+    "\n"
+    "Runs the daemon: the Lambda API, CloudWatch Logs reads, and each function instance's\n"
+    "Runtime API, until SIGTERM or SIGINT.\n"
+    "\n"
+    "  --listen HOST:PORT     address of the API (default 127.0.0.1:4566); a non-loopback\n"
+    "                         address is refused while the development key test/test is enabled\n"
+    "  --data-dir DIR         where functions, layers, logs and metadata live\n"
+    "                         (default $XDG_DATA_HOME/lambdalite or ~/.local/share/lambdalite)\n"
+    "  --idle-timeout SECONDS idle instances stop after this long (default 300; 0 = a cold\n"
+    "                         start for every invoke)\n"
+    "  --max-instances N      instances per function at most (default 64); more invocations wait\n";
+
+typedef struct daemon_state {
+  uv_loop_t *loop;
+  ll_http_listener_t *listener;
+  ll_engine_t *engine;
+  uv_signal_t sigterm, sigint;
+} daemon_state_t;
+
+static void on_signal(uv_signal_t *s, int signum) {
+  daemon_state_t *d = s->data;
+  fprintf(stderr, "lambdalite: %s received, shutting down\n", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  ll_http_listener_close(d->listener);
+  ll_engine_close(d->engine);
+  uv_close((uv_handle_t *)&d->sigterm, NULL);
+  uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
+static bool is_loopback(const char *host) {
+  return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 || strcmp(host, "localhost") == 0;
+}
+
+static char *default_data_dir(void) {
+  const char *x = getenv("XDG_DATA_HOME");
+  if (x && *x) return ll_sprintf("%s/lambdalite", x);
+  const char *home = getenv("HOME");
+  return ll_sprintf("%s/.local/share/lambdalite", home && *home ? home : ".");
+}
+
+int ll_cmd_serve(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"listen", required_argument, 0, 'l'},   {"data-dir", required_argument, 0, 'd'},
+      {"idle-timeout", required_argument, 0, 'i'}, {"max-instances", required_argument, 0, 'm'},
+      {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+  };
+  const char *listen = "127.0.0.1:4566";
+  char *data_dir = NULL;
+  double idle = 300;
+  int max_instances = 64;
+  int c;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+      case 'l': listen = optarg; break;
+      case 'd': free(data_dir); data_dir = ll_strdup(optarg); break;
+      case 'i': idle = atof(optarg); break;
+      case 'm': max_instances = atoi(optarg); break;
+      case 'h': fputs(usage, stdout); free(data_dir); return 0;
+      default: fputs(usage, stderr); free(data_dir); return 2;
+    }
+  }
+  if (!data_dir) data_dir = default_data_dir();
+  char host[128];
+  const char *colon = strrchr(listen, ':');
+  if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host || !colon[1]) {
+    fprintf(stderr, "lambdalite serve: --listen wants HOST:PORT, e.g. 127.0.0.1:4566 (got %s)\n", listen);
+    free(data_dir);
+    return 2;
+  }
+  snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+  if (host[0] == '[') { /* [::1]:4566 */
+    memmove(host, host + 1, strlen(host));
+    host[strcspn(host, "]")] = '\0';
+  }
+  int port = atoi(colon + 1);
+  signal(SIGPIPE, SIG_IGN);
+
+  daemon_state_t d = {.loop = uv_default_loop()};
+  ll_api_ctx_t ctx = {.loop = d.loop};
+  ll_engine_config_t cfg = {
+      .data_dir = data_dir,
+      .region = "us-east-1",
+      .account = "000000000000",
+      .idle_timeout_s = idle,
+      .max_instances = max_instances,
+      .open_endpoint = ll_api_runtime_open,
+      .close_endpoint = ll_api_runtime_close,
+      .endpoint_ud = &ctx,
+  };
+  ll_err_t err = LL_ERR_INIT;
+  if (ll_engine_open(d.loop, &cfg, &d.engine, &err) < 0) {
+    fprintf(stderr, "lambdalite serve: %s\n", err.msg);
+    free(data_dir);
+    return 1;
+  }
+  ctx.engine = d.engine;
+  if (!is_loopback(host) && ll_engine_dev_key_enabled(d.engine)) {
+    fprintf(stderr,
+            "lambdalite serve: refusing to listen on %s while the development key test/test is "
+            "enabled: anyone who can reach the port could run code here. Listen on 127.0.0.1, "
+            "or disable the development key first.\n",
+            host);
+    ll_engine_close(d.engine);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    free(data_dir);
+    return 1;
+  }
+  int bound = 0;
+  int r = ll_http_listen(d.loop, host, port, ll_api_tables, ll_api_not_found, &ctx, &d.listener,
+                         &bound);
+  if (r < 0) {
+    fprintf(stderr, "lambdalite serve: cannot listen on %s: %s\n", listen, uv_strerror(r));
+    ll_engine_close(d.engine);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    free(data_dir);
+    return 1;
+  }
+  uv_signal_init(d.loop, &d.sigterm);
+  uv_signal_init(d.loop, &d.sigint);
+  d.sigterm.data = d.sigint.data = &d;
+  uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&d.sigint, on_signal, SIGINT);
+  fprintf(stderr, "lambdalite: listening on http://%s:%d (data dir %s)\n", host, bound, data_dir);
+  uv_run(d.loop, UV_RUN_DEFAULT);
+  int rc = uv_loop_close(d.loop) == 0 ? 0 : 0;
+  free(data_dir);
+  return rc;
+}

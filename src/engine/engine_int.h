@@ -1,0 +1,150 @@
+/* Private to src/engine: the structures shared by its files. */
+#ifndef LL_ENGINE_INT_H
+#define LL_ENGINE_INT_H
+
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "engine/engine.h"
+#include "engine/logs.h"
+
+typedef struct ll_invocation ll_invocation_t;
+
+struct ll_engine {
+  uv_loop_t *loop;
+  ll_engine_config_t cfg;
+  char *data_dir;
+  char *region, *account;
+  sqlite3 *db;
+  /* functions and layers, kept sorted by name in plain arrays (hundreds at most) */
+  ll_function_t **fns;
+  size_t nfns;
+  ll_layer_version_t **layers;
+  size_t nlayers;
+  /* credentials */
+  char **keys, **secrets;
+  size_t nkeys;
+  bool dev_key_enabled;
+  /* instances */
+  ll_instance_t *instances; /* every live instance (list via next_all) */
+  uv_timer_t reaper;
+  uv_prepare_t flusher; /* flushes log streams once per loop turn */
+  bool closing;
+  int refs; /* the engine's own handles + one per live instance: freed at 0 */
+  uint64_t instance_seq;
+};
+
+/* Scheduler state of one function. */
+typedef struct ll_sched_fn {
+  ll_invocation_t *queue_head, *queue_tail; /* waiting for an instance */
+  size_t nqueued;
+  ll_instance_t *idle;                      /* idle instances, most recently used first */
+  int ninstances;                           /* alive (starting, idle, busy) */
+} ll_sched_fn_t;
+
+enum inst_state {
+  INST_STARTING, /* spawned; its first /next ends init */
+  INST_IDLE,     /* parked in /next, no event */
+  INST_BUSY,     /* an event was delivered; waiting for its result */
+  INST_POSTED,   /* result posted; waiting for the next /next */
+  INST_DEAD,     /* killed or exited; handles closing */
+};
+
+struct ll_invocation {
+  ll_invocation_t *next;   /* queue link */
+  ll_engine_t *engine;
+  ll_function_t *fn;       /* referenced */
+  char request_id[37];
+  char *payload;           /* owned */
+  size_t len;
+  char *content_type;      /* owned */
+  char *invoked_arn;       /* owned */
+  char trace_id[128];
+  char *client_context;    /* owned or NULL */
+  bool want_tail, async;
+  ll_buf_t tail;           /* this invocation's log lines, when want_tail */
+  ll_invoke_cb cb;
+  void *ud;
+  uint64_t start_ns;       /* when delivered to the runtime */
+  int64_t deadline_ms;
+  ll_instance_t *inst;
+};
+
+struct ll_instance {
+  ll_instance_t *next_all, *prev_all; /* engine's list of every instance */
+  ll_instance_t *next_idle;
+  ll_engine_t *engine;
+  ll_function_t *fn;                  /* referenced */
+  uint64_t generation;                /* fn->generation when spawned */
+  uint64_t id;
+  enum inst_state state;
+  uv_process_t proc;
+  uv_poll_t out_poll;                 /* the read end of stdout+stderr */
+  int out_fd;
+  uv_timer_t timer;                   /* init limit, then the invocation deadline */
+  int handles_open;
+  void *endpoint;                     /* Runtime API listener handle */
+  int port;
+  pid_t pid;
+  ll_invocation_t *inv;               /* assigned or running */
+  void (*deliver)(void *w, const ll_invocation_view_t *v); /* parked /next */
+  void *waiter;
+  uint64_t spawn_ns, init_ns;         /* init duration, reported once */
+  bool init_reported;
+  int64_t idle_since_ms;
+  ll_log_stream_t *log;
+  ll_buf_t line;                      /* partial output line */
+  int invocations;
+  char last_request_id[37];           /* of the last completed event (a second result is 403) */
+};
+
+/* store.c: the metadata database (SQLite, WAL) under data_dir/meta.db. */
+int ll__store_open(ll_engine_t *e, ll_err_t *err);
+void ll__store_close(ll_engine_t *e);
+int ll__store_save_function(ll_engine_t *e, const ll_function_t *fn, ll_err_t *err);
+int ll__store_delete_function(ll_engine_t *e, const char *name);
+int ll__store_save_layer(ll_engine_t *e, const ll_layer_version_t *lv, ll_err_t *err);
+int ll__store_delete_layer(ll_engine_t *e, const char *name, int version);
+
+/* function.c */
+ll_function_t *ll__function_from_record(ll_engine_t *e, json_t *rec);
+void ll__function_insert(ll_engine_t *e, ll_function_t *fn);
+ll_layer_version_t *ll__layer_from_record(ll_engine_t *e, json_t *rec);
+void ll__layer_insert(ll_engine_t *e, ll_layer_version_t *lv);
+void ll__functions_free(ll_engine_t *e);
+
+/* scheduler.c */
+void ll__sched_init(ll_function_t *fn);
+/* Fails everything queued for fn (deleted function) and stops its idle instances. */
+void ll__sched_drain(ll_function_t *fn);
+/* Stops fn's idle instances (its code or configuration changed). */
+void ll__sched_retire_idle(ll_function_t *fn);
+/* An instance has just become idle (parked /next): give it work or park it. */
+void ll__sched_instance_idle(ll_instance_t *inst);
+/* An instance finished (exited or was killed): complete its invocation if any. */
+void ll__sched_instance_gone(ll_instance_t *inst, const char *why_exit);
+void ll__invocation_complete(ll_invocation_t *inv, enum ll_invoke_status status, const char *body,
+                             size_t len, const char *content_type);
+/* Periodic: stops instances idle for longer than the idle timeout. */
+void ll__sched_reap(ll_engine_t *e);
+
+/* instance.c */
+ll_instance_t *ll__instance_spawn(ll_engine_t *e, ll_function_t *fn, ll_invocation_t *inv,
+                                  ll_err_t *err);
+/* SIGKILLs the instance's process group; cleanup follows when the process is reaped. */
+void ll__instance_kill(ll_instance_t *inst);
+/* Reads whatever output is pending (called before END so lines land in order). */
+void ll__instance_drain_output(ll_instance_t *inst);
+/* Peak RSS in MB of the instance's process. */
+int ll__instance_max_rss_mb(const ll_instance_t *inst);
+/* Writes one log line for the instance (and into its invocation's tail). */
+void ll__instance_log(ll_instance_t *inst, const char *line, size_t len);
+
+void ll__engine_unref(ll_engine_t *e);
+
+/* Helpers shared by function.c and store.c. */
+int ll__mkdirs(const char *path, int mode);
+int ll__rmtree(const char *path);
+
+#endif

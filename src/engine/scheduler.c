@@ -1,0 +1,457 @@
+/* The scheduler: per-function queues of invocations, idle instances reused warm (most recently
+ * used first), new instances started up to the per-function cap, deadlines, and the platform
+ * log lines (START / END / REPORT) of every invocation. It also holds the engine's side of the
+ * Runtime API state machine (aws-wire-contract.md §1). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/mem.h"
+#include "core/random.h"
+#include "engine/engine_int.h"
+
+#define INIT_LIMIT_MS 10000 /* AWS's init phase limit */
+
+static void dispatch(ll_function_t *fn);
+
+void ll__sched_init(ll_function_t *fn) { fn->sched = ll_calloc(1, sizeof *fn->sched); }
+
+static void enqueue(ll_sched_fn_t *s, ll_invocation_t *inv) {
+  inv->next = NULL;
+  if (s->queue_tail)
+    s->queue_tail->next = inv;
+  else
+    s->queue_head = inv;
+  s->queue_tail = inv;
+  s->nqueued++;
+}
+
+static ll_invocation_t *dequeue(ll_sched_fn_t *s) {
+  ll_invocation_t *inv = s->queue_head;
+  if (!inv) return NULL;
+  s->queue_head = inv->next;
+  if (!s->queue_head) s->queue_tail = NULL;
+  s->nqueued--;
+  inv->next = NULL;
+  return inv;
+}
+
+static void idle_remove(ll_sched_fn_t *s, ll_instance_t *inst) {
+  for (ll_instance_t **p = &s->idle; *p; p = &(*p)->next_idle) {
+    if (*p == inst) {
+      *p = inst->next_idle;
+      inst->next_idle = NULL;
+      return;
+    }
+  }
+}
+
+static void log_line(ll_instance_t *inst, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_line(ll_instance_t *inst, const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  ll__instance_log(inst, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+static void invocation_free(ll_invocation_t *inv) {
+  free(inv->payload);
+  free(inv->content_type);
+  free(inv->invoked_arn);
+  free(inv->client_context);
+  ll_buf_free(&inv->tail);
+  ll_function_unref(inv->fn);
+  free(inv);
+}
+
+/* ---- invocations ------------------------------------------------------------------------- */
+
+static void make_trace_id(const char *header, char *out, size_t sz) {
+  /* Keep the caller's Root (and Parent/Sampled) when it sent X-Amzn-Trace-Id. */
+  if (header && strncmp(header, "Root=", 5) == 0 && strlen(header) < sz) {
+    snprintf(out, sz, "%s", header);
+    return;
+  }
+  char a[25], p[17];
+  ll_random_hex(a, 12);
+  ll_random_hex(p, 8);
+  snprintf(out, sz, "Root=1-%08x-%s;Parent=%s;Sampled=0", (unsigned)time(NULL), a, p);
+}
+
+void ll_invoke(ll_engine_t *e, ll_function_t *fn, char *payload, size_t len,
+               const ll_invoke_opts_t *opts, ll_invoke_cb cb, void *ud, char request_id[37]) {
+  ll_invocation_t *inv = ll_calloc(1, sizeof *inv);
+  inv->engine = e;
+  inv->fn = fn;
+  ll_function_ref(fn);
+  ll_uuid4(inv->request_id);
+  memcpy(request_id, inv->request_id, 37);
+  inv->payload = payload;
+  inv->len = len;
+  inv->content_type = ll_strdup(opts->content_type ? opts->content_type : "application/json");
+  inv->invoked_arn = ll_strdup(opts->invoked_arn ? opts->invoked_arn : fn->arn);
+  make_trace_id(opts->trace_header, inv->trace_id, sizeof inv->trace_id);
+  inv->client_context = opts->client_context ? ll_strdup(opts->client_context) : NULL;
+  inv->want_tail = opts->want_log_tail;
+  inv->async = opts->async;
+  inv->cb = cb;
+  inv->ud = ud;
+  enqueue(fn->sched, inv);
+  dispatch(fn);
+}
+
+void ll__invocation_complete(ll_invocation_t *inv, enum ll_invoke_status status, const char *body,
+                             size_t len, const char *content_type) {
+  ll_instance_t *inst = inv->inst;
+  if (inst) {
+    uv_timer_stop(&inst->timer);
+    ll__instance_drain_output(inst); /* the function's lines come before END */
+    uint64_t now = ll_mono_ns();
+    if (!inv->start_ns) {
+      inv->start_ns = now;
+      log_line(inst, "START RequestId: %s Version: $LATEST", inv->request_id);
+    }
+    double ms = (double)(now - inv->start_ns) / 1e6;
+    char init[64] = "";
+    double init_ms = 0;
+    if (!inst->init_reported && inst->init_ns) {
+      init_ms = (double)inst->init_ns / 1e6;
+      snprintf(init, sizeof init, "Init Duration: %.2f ms\t", init_ms);
+      inst->init_reported = true;
+    }
+    log_line(inst, "END RequestId: %s", inv->request_id);
+    /* Billed in 1 ms units; since Aug 2025 the init phase is billed too. */
+    log_line(inst,
+             "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\tMemory Size: %d "
+             "MB\tMax Memory Used: %d MB\t%s",
+             inv->request_id, ms, ceil(ms + init_ms), inv->fn->memory_mb,
+             ll__instance_max_rss_mb(inst), init);
+    inst->inv = NULL;
+    inst->invocations++;
+  }
+  if (inv->cb) {
+    ll_invoke_result_t res = {
+        .status = status,
+        .body = body,
+        .len = len,
+        .content_type = content_type ? content_type : "application/json",
+        .request_id = inv->request_id,
+    };
+    if (inv->want_tail) {
+      size_t n = inv->tail.len < LL_LOG_TAIL_MAX ? inv->tail.len : LL_LOG_TAIL_MAX;
+      res.log_tail = inv->tail.data + inv->tail.len - n;
+      res.log_tail_len = n;
+    }
+    inv->cb(inv->ud, &res);
+  }
+  invocation_free(inv);
+}
+
+/* Completes inv with a platform error in AWS's shape. */
+static void complete_platform_error(ll_invocation_t *inv, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void complete_platform_error(ll_invocation_t *inv, const char *type, const char *fmt, ...) {
+  char msg[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  json_t *j = json_pack("{s:s,s:s}", "errorType", type, "errorMessage", msg);
+  char *body = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  ll__invocation_complete(inv, LL_INVOKE_FUNCTION_ERROR, body, strlen(body), NULL);
+  free(body);
+}
+
+static void on_deadline(uv_timer_t *t);
+
+/* Sends inst's assigned invocation to its parked /next. */
+static void deliver(ll_instance_t *inst) {
+  ll_invocation_t *inv = inst->inv;
+  void (*cb)(void *, const ll_invocation_view_t *) = inst->deliver;
+  void *w = inst->waiter;
+  inst->deliver = NULL;
+  inst->waiter = NULL;
+  inst->state = INST_BUSY;
+  inv->start_ns = ll_mono_ns();
+  inv->deadline_ms = ll_wall_ms() + (int64_t)inv->fn->timeout_s * 1000;
+  log_line(inst, "START RequestId: %s Version: $LATEST", inv->request_id);
+  uv_timer_start(&inst->timer, on_deadline, (uint64_t)inv->fn->timeout_s * 1000, 0);
+  ll_invocation_view_t v = {
+      .request_id = inv->request_id,
+      .deadline_ms = inv->deadline_ms,
+      .invoked_arn = inv->invoked_arn,
+      .trace_id = inv->trace_id,
+      .client_context = inv->client_context,
+      .payload = inv->payload,
+      .len = inv->len,
+      .content_type = inv->content_type,
+  };
+  cb(w, &v);
+}
+
+/* The deadline (or the init limit) passed: answer as AWS does and reset the environment. */
+static void on_deadline(uv_timer_t *t) {
+  ll_instance_t *inst = t->data;
+  ll_invocation_t *inv = inst->inv;
+  if (inv) {
+    double limit = inst->state == INST_STARTING ? INIT_LIMIT_MS / 1000.0 : inv->fn->timeout_s;
+    double elapsed = (double)(ll_mono_ns() - (inv->start_ns ? inv->start_ns : inst->spawn_ns)) / 1e9;
+    char ts[40];
+    ll_format_iso_ms(ll_wall_ms(), ts, sizeof ts);
+    log_line(inst, "%s %s Task timed out after %.2f seconds", ts, inv->request_id, elapsed);
+    complete_platform_error(inv, "Sandbox.Timedout",
+                            "RequestId: %s Error: Task timed out after %.2f seconds",
+                            inv->request_id, limit);
+  }
+  inst->state = INST_POSTED; /* no longer usable; the kill below ends it */
+  ll__instance_kill(inst);
+}
+
+static void start_instance(ll_function_t *fn, ll_invocation_t *inv) {
+  ll_engine_t *e = inv->engine;
+  ll_err_t err = LL_ERR_INIT;
+  ll_instance_t *inst = ll__instance_spawn(e, fn, inv, &err);
+  if (!inst) {
+    if (err.code == 2 /* ENOENT: no bootstrap */)
+      complete_platform_error(inv, "Runtime.InvalidEntrypoint", "RequestId: %s Error: %s",
+                              inv->request_id, err.msg);
+    else
+      complete_platform_error(inv, "Runtime.ExitError", "RequestId: %s Error: %s",
+                              inv->request_id, err.msg);
+    return;
+  }
+  fn->sched->ninstances++;
+  uv_timer_start(&inst->timer, on_deadline, INIT_LIMIT_MS, 0);
+}
+
+static void dispatch(ll_function_t *fn) {
+  ll_sched_fn_t *s = fn->sched;
+  ll_engine_t *e = NULL;
+  while (s->queue_head) {
+    e = s->queue_head->engine;
+    if (s->idle) {
+      ll_instance_t *inst = s->idle;
+      s->idle = inst->next_idle;
+      inst->next_idle = NULL;
+      ll_invocation_t *inv = dequeue(s);
+      inst->inv = inv;
+      inv->inst = inst;
+      deliver(inst);
+      continue;
+    }
+    if (s->ninstances < e->cfg.max_instances && !e->closing) {
+      start_instance(fn, dequeue(s));
+      continue;
+    }
+    break; /* at the cap: the queue waits for an instance to come back */
+  }
+}
+
+/* ---- the Runtime API state machine ------------------------------------------------------- */
+
+static bool must_retire(ll_instance_t *inst) {
+  ll_engine_t *e = inst->engine;
+  return e->closing || inst->fn->deleted || inst->generation != inst->fn->generation ||
+         (e->cfg.idle_timeout_s <= 0 && inst->invocations > 0);
+}
+
+void ll__sched_instance_idle(ll_instance_t *inst) {
+  ll_sched_fn_t *s = inst->fn->sched;
+  if (must_retire(inst)) {
+    ll__instance_kill(inst);
+    return;
+  }
+  ll_invocation_t *inv = dequeue(s);
+  if (inv) {
+    inst->inv = inv;
+    inv->inst = inst;
+    deliver(inst);
+    return;
+  }
+  inst->state = INST_IDLE;
+  inst->idle_since_ms = ll_wall_ms();
+  inst->next_idle = s->idle;
+  s->idle = inst;
+}
+
+void ll_instance_next(ll_instance_t *inst, void (*cb)(void *w, const ll_invocation_view_t *v),
+                      void *w) {
+  if (inst->state == INST_DEAD) return;
+  if (inst->state == INST_BUSY && inst->inv) {
+    /* A second /next before a result: the same event again (RIE behaviour). */
+    inst->deliver = cb;
+    inst->waiter = w;
+    ll_invocation_t *inv = inst->inv;
+    inst->deliver = NULL;
+    inst->waiter = NULL;
+    ll_invocation_view_t v = {inv->request_id, inv->deadline_ms, inv->invoked_arn, inv->trace_id,
+                              inv->client_context, inv->payload, inv->len, inv->content_type};
+    cb(w, &v);
+    return;
+  }
+  inst->deliver = cb;
+  inst->waiter = w;
+  if (inst->state == INST_STARTING) {
+    inst->init_ns = ll_mono_ns() - inst->spawn_ns; /* init ends at the first /next */
+    uv_timer_stop(&inst->timer);
+    if (inst->inv) {
+      deliver(inst);
+      return;
+    }
+  }
+  if (inst->state == INST_IDLE) return; /* already parked: the new waiter replaces the old */
+  ll__sched_instance_idle(inst);
+}
+
+void ll_instance_next_cancel(ll_instance_t *inst, void *w) {
+  if (inst->waiter != w) return;
+  inst->deliver = NULL;
+  inst->waiter = NULL;
+  if (inst->state == INST_IDLE) {
+    /* the runtime stopped waiting: it cannot take work until it asks again */
+    idle_remove(inst->fn->sched, inst);
+    inst->state = INST_POSTED;
+  }
+}
+
+static enum ll_rt_status check_id(ll_instance_t *inst, const char *request_id) {
+  if (!inst->inv || strcmp(inst->inv->request_id, request_id) != 0) {
+    if (inst->state == INST_POSTED && strcmp(inst->last_request_id, request_id) == 0)
+      return LL_RT_INVALID_STATE; /* a second result for the same event */
+    return LL_RT_INVALID_ID;
+  }
+  if (inst->state != INST_BUSY) return LL_RT_INVALID_STATE;
+  return LL_RT_ACCEPTED;
+}
+
+static void finish(ll_instance_t *inst, enum ll_invoke_status st, const char *body, size_t len,
+                   const char *ctype) {
+  ll_invocation_t *inv = inst->inv;
+  memcpy(inst->last_request_id, inv->request_id, sizeof inst->last_request_id);
+  inst->state = INST_POSTED;
+  ll__invocation_complete(inv, st, body, len, ctype);
+}
+
+enum ll_rt_status ll_instance_response(ll_instance_t *inst, const char *request_id,
+                                       const char *body, size_t len, const char *content_type,
+                                       bool too_large) {
+  enum ll_rt_status st = check_id(inst, request_id);
+  if (st != LL_RT_ACCEPTED) return st;
+  if (too_large) {
+    static const char msg[] =
+        "{\"errorMessage\":\"Response payload size exceeded maximum allowed payload size "
+        "(6291556 bytes).\",\"errorType\":\"Function.ResponseSizeTooLarge\"}";
+    finish(inst, LL_INVOKE_FUNCTION_ERROR, msg, sizeof msg - 1, NULL);
+    return LL_RT_TOO_LARGE;
+  }
+  finish(inst, LL_INVOKE_OK, body, len, content_type);
+  return LL_RT_ACCEPTED;
+}
+
+enum ll_rt_status ll_instance_error(ll_instance_t *inst, const char *request_id, const char *body,
+                                    size_t len, const char *error_type) {
+  enum ll_rt_status st = check_id(inst, request_id);
+  if (st != LL_RT_ACCEPTED) return st;
+  if (len == 0) {
+    json_t *j = json_pack("{s:s,s:s}", "errorType", error_type ? error_type : "Runtime.Unknown",
+                          "errorMessage", "");
+    char *b = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    finish(inst, LL_INVOKE_FUNCTION_ERROR, b, strlen(b), NULL);
+    free(b);
+  } else {
+    finish(inst, LL_INVOKE_FUNCTION_ERROR, body, len, NULL);
+  }
+  return LL_RT_ACCEPTED;
+}
+
+enum ll_rt_status ll_instance_init_error(ll_instance_t *inst, const char *body, size_t len,
+                                         const char *error_type) {
+  if (inst->state != INST_STARTING) return LL_RT_INVALID_STATE;
+  inst->init_ns = ll_mono_ns() - inst->spawn_ns;
+  uv_timer_stop(&inst->timer);
+  ll_invocation_t *inv = inst->inv;
+  inst->state = INST_POSTED;
+  if (inv) {
+    if (len == 0)
+      complete_platform_error(inv, error_type ? error_type : "Runtime.InitError",
+                              "RequestId: %s Error: the runtime failed to initialize",
+                              inv->request_id);
+    else
+      ll__invocation_complete(inv, LL_INVOKE_FUNCTION_ERROR, body, len, NULL);
+  }
+  /* The environment is discarded; the next invoke initializes a fresh one. */
+  ll__instance_kill(inst);
+  return LL_RT_ACCEPTED;
+}
+
+/* ---- instance end, retirement, reaping --------------------------------------------------- */
+
+void ll__sched_instance_gone(ll_instance_t *inst, const char *why) {
+  ll_function_t *fn = inst->fn;
+  idle_remove(fn->sched, inst);
+  fn->sched->ninstances--;
+  uv_timer_stop(&inst->timer);
+  ll_invocation_t *inv = inst->inv;
+  if (inv) {
+    if (strcmp(why, "exit status 0") == 0)
+      complete_platform_error(inv, "Runtime.ExitError",
+                              "RequestId: %s Error: Runtime exited without providing a reason",
+                              inv->request_id);
+    else
+      complete_platform_error(inv, "Runtime.ExitError",
+                              "RequestId: %s Error: Runtime exited with error: %s",
+                              inv->request_id, why);
+  }
+  if (!fn->deleted) dispatch(fn); /* capacity came back */
+}
+
+void ll__sched_retire_idle(ll_function_t *fn) {
+  ll_sched_fn_t *s = fn->sched;
+  while (s->idle) {
+    ll_instance_t *inst = s->idle;
+    s->idle = inst->next_idle;
+    inst->next_idle = NULL;
+    inst->state = INST_POSTED;
+    ll__instance_kill(inst);
+  }
+}
+
+void ll__sched_drain(ll_function_t *fn) {
+  ll_sched_fn_t *s = fn->sched;
+  ll_invocation_t *inv;
+  while ((inv = dequeue(s))) {
+    if (inv->cb) {
+      ll_invoke_result_t res = {.status = LL_INVOKE_GONE, .request_id = inv->request_id};
+      inv->cb(inv->ud, &res);
+    }
+    invocation_free(inv);
+  }
+  ll__sched_retire_idle(fn);
+}
+
+void ll__sched_reap(ll_engine_t *e) {
+  int64_t now = ll_wall_ms();
+  int64_t limit = (int64_t)(e->cfg.idle_timeout_s * 1000);
+  for (size_t i = 0; i < e->nfns; i++) {
+    ll_sched_fn_t *s = e->fns[i]->sched;
+    for (ll_instance_t **p = &s->idle; *p;) {
+      ll_instance_t *inst = *p;
+      if (now - inst->idle_since_ms >= limit) {
+        *p = inst->next_idle;
+        inst->next_idle = NULL;
+        inst->state = INST_POSTED;
+        ll__instance_kill(inst);
+      } else {
+        p = &inst->next_idle;
+      }
+    }
+  }
+}

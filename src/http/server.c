@@ -1,0 +1,541 @@
+#include "http/server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/mem.h"
+#include "http/router.h"
+
+ll_http_settings_t ll_http_settings = {
+    .max_head_bytes = 64 * 1024,
+    .idle_timeout_ms = 60 * 1000,
+    .head_timeout_ms = 30 * 1000,
+};
+
+/* Bodies larger than this are not even drained when a route refuses them: the connection is
+ * answered and closed at once. */
+#define DISCARD_CAP (256ull << 20)
+/* Unparsed input kept while a request waits for its answer, before reading pauses. */
+#define MAX_BUFFERED_INPUT (1u << 20)
+
+enum conn_state { READING_HEAD, READING_BODY, WAITING_RESPONSE, CLOSED };
+
+struct ll_http_listener {
+  uv_tcp_t tcp;
+  const ll_http_route_t *const *tables;
+  ll_http_handler_fn not_found;
+  void *ud;
+  ll_http_conn_t *conns; /* doubly linked list of live connections */
+  int refs;              /* 1 for the socket + 1 per connection */
+  bool closing;
+};
+
+struct ll_http_conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  ll_http_listener_t *listener;
+  ll_http_conn_t *prev, *next;
+  ll_http_parser_t parser;
+  ll_buf_t in; /* received bytes not yet parsed */
+  ll_http_req_t *req;
+  enum conn_state state;
+  int handles_open;
+  int writes_pending;
+  bool keep_alive;       /* of the current request */
+  bool close_after_write;
+  bool in_process;       /* process() is on the stack: answer without recursing */
+  bool reading;
+  char remote[64];
+};
+
+typedef struct wreq {
+  uv_write_t w;
+  ll_http_conn_t *conn;
+  char *hdr;  /* owned */
+  char *body; /* owned */
+} wreq_t;
+
+static void conn_close(ll_http_conn_t *c);
+static void process(ll_http_conn_t *c);
+static void listener_unref(ll_http_listener_t *l);
+static void start_reading(ll_http_conn_t *c);
+static void on_timer(uv_timer_t *t);
+
+const char *ll_http_status_text(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+/* The Date header, formatted once per second. */
+static const char *date_now(void) {
+  static char cached[40];
+  static time_t cached_at;
+  time_t now = time(NULL);
+  if (now != cached_at) {
+    ll_format_http_date(now, cached, sizeof cached);
+    cached_at = now;
+  }
+  return cached;
+}
+
+/* ---- requests ---------------------------------------------------------------------------- */
+
+static void req_free(ll_http_req_t *req) {
+  ll_buf_free(&req->body);
+  for (int i = 0; i < LL_HTTP_MAX_PARAMS; i++) free(req->params[i]);
+  free(req);
+}
+
+void ll_http_req_on_abort(ll_http_req_t *req, void (*cb)(ll_http_req_t *, void *), void *ud) {
+  req->on_abort = cb;
+  req->abort_ud = ud;
+}
+
+/* ---- writing ----------------------------------------------------------------------------- */
+
+static void on_write(uv_write_t *w, int status) {
+  wreq_t *wr = (wreq_t *)w;
+  ll_http_conn_t *c = wr->conn;
+  free(wr->hdr);
+  free(wr->body);
+  free(wr);
+  c->writes_pending--;
+  if (status < 0 || (c->close_after_write && c->writes_pending == 0)) conn_close(c);
+}
+
+static void conn_write(ll_http_conn_t *c, char *hdr, size_t hdr_len, char *body, size_t len) {
+  if (c->state == CLOSED) {
+    free(hdr);
+    free(body);
+    return;
+  }
+  wreq_t *wr = ll_calloc(1, sizeof *wr);
+  wr->conn = c;
+  wr->hdr = hdr;
+  wr->body = body;
+  uv_buf_t bufs[2];
+  unsigned n = 0;
+  if (hdr_len) bufs[n++] = uv_buf_init(hdr, (unsigned)hdr_len);
+  if (len) bufs[n++] = uv_buf_init(body, (unsigned)len);
+  c->writes_pending++;
+  int r = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, n, on_write);
+  if (r < 0) {
+    c->writes_pending--;
+    free(hdr);
+    free(body);
+    free(wr);
+    conn_close(c);
+  }
+}
+
+static char *format_head(ll_http_conn_t *c, int status, const char *headers, int64_t clen,
+                         bool chunked, size_t *out_len) {
+  ll_buf_t b = LL_BUF_INIT;
+  ll_buf_reserve(&b, 256 + (headers ? strlen(headers) : 0));
+  ll_buf_printf(&b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, ll_http_status_text(status),
+                date_now());
+  if (chunked)
+    ll_buf_puts(&b, "Transfer-Encoding: chunked\r\n");
+  else if (clen >= 0)
+    ll_buf_printf(&b, "Content-Length: %lld\r\n", (long long)clen);
+  if (!c->keep_alive)
+    ll_buf_puts(&b, "Connection: close\r\n");
+  else if (c->req && c->req->head->version_minor == 0)
+    ll_buf_puts(&b, "Connection: keep-alive\r\n");
+  if (headers) ll_buf_puts(&b, headers);
+  ll_buf_puts(&b, "\r\n");
+  return ll_buf_steal(&b, out_len);
+}
+
+/* The answer to c's current request is fully queued: get ready for the next one. */
+static void request_finished(ll_http_conn_t *c) {
+  ll_http_req_t *req = c->req;
+  c->req = NULL;
+  req_free(req);
+  if (!c->keep_alive) {
+    c->close_after_write = true;
+    if (c->writes_pending == 0) conn_close(c);
+    return;
+  }
+  ll_http_parser_reset(&c->parser);
+  c->state = READING_HEAD;
+  if (!c->in_process) process(c);
+}
+
+/* Common entry of every answer: returns the live connection, or NULL (and frees req) when the
+ * client has gone. */
+static ll_http_conn_t *answer_target(ll_http_req_t *req) {
+  ll_http_conn_t *c = req->conn;
+  if (!c) req_free(req);
+  return c;
+}
+
+void ll_http_respond(ll_http_req_t *req, int status, const char *headers, char *body,
+                     size_t len) {
+  ll_http_conn_t *c = answer_target(req);
+  if (!c) {
+    free(body);
+    return;
+  }
+  ll_assert(!req->streaming);
+  bool head_only = strcmp(req->head->method, "HEAD") == 0;
+  size_t hl;
+  char *hdr = format_head(c, status, headers, (int64_t)len, false, &hl);
+  if (head_only) {
+    free(body);
+    body = NULL;
+    len = 0;
+  }
+  conn_write(c, hdr, hl, body, len);
+  request_finished(c);
+}
+
+void ll_http_respond_head(ll_http_req_t *req, int status, const char *headers,
+                          int64_t content_length) {
+  ll_http_conn_t *c = answer_target(req);
+  if (!c) return;
+  size_t hl;
+  char *hdr = format_head(c, status, headers, content_length, false, &hl);
+  conn_write(c, hdr, hl, NULL, 0);
+  request_finished(c);
+}
+
+void ll_http_stream_start(ll_http_req_t *req, int status, const char *headers) {
+  req->streaming = true;
+  ll_http_conn_t *c = req->conn;
+  if (!c) return;
+  size_t hl;
+  char *hdr = format_head(c, status, headers, -1, true, &hl);
+  conn_write(c, hdr, hl, NULL, 0);
+}
+
+void ll_http_stream_chunk(ll_http_req_t *req, char *data, size_t len) {
+  ll_http_conn_t *c = req->conn;
+  if (!c || len == 0) {
+    free(data);
+    return;
+  }
+  char *hdr = ll_sprintf("%zx\r\n", len);
+  conn_write(c, hdr, strlen(hdr), data, len);
+  conn_write(c, NULL, 0, ll_strdup("\r\n"), 2);
+}
+
+void ll_http_stream_end(ll_http_req_t *req) {
+  ll_http_conn_t *c = answer_target(req);
+  if (!c) return;
+  conn_write(c, NULL, 0, ll_strdup("0\r\n\r\n"), 5);
+  request_finished(c);
+}
+
+size_t ll_http_write_queue(const ll_http_req_t *req) {
+  return req->conn ? uv_stream_get_write_queue_size((uv_stream_t *)&req->conn->tcp) : 0;
+}
+
+/* An error found while reading the request: answer with a small JSON body and close. */
+static void protocol_error(ll_http_conn_t *c, int status, const char *message) {
+  c->keep_alive = false;
+  char *body = ll_sprintf("{\"message\":\"%s\"}", message);
+  size_t hl;
+  char *hdr = format_head(c, status, "Content-Type: application/json\r\n", (int64_t)strlen(body),
+                          false, &hl);
+  conn_write(c, hdr, hl, body, strlen(body));
+  if (c->req) {
+    req_free(c->req);
+    c->req = NULL;
+  }
+  c->state = WAITING_RESPONSE; /* parse nothing more */
+  c->close_after_write = true;
+  if (c->writes_pending == 0) conn_close(c);
+}
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+static void timer_restart(ll_http_conn_t *c) {
+  if (c->state == CLOSED) return;
+  if (c->state == WAITING_RESPONSE) {
+    uv_timer_stop(&c->timer);
+    return;
+  }
+  uint64_t ms = (c->state == READING_HEAD && c->in.len == 0) ? ll_http_settings.idle_timeout_ms
+                                                             : ll_http_settings.head_timeout_ms;
+  uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void on_timer(uv_timer_t *t) {
+  ll_http_conn_t *c = t->data;
+  if (c->state == READING_HEAD && c->in.len == 0)
+    conn_close(c);
+  else if (c->state != WAITING_RESPONSE)
+    protocol_error(c, 408, "request not received in time");
+}
+
+static void dispatch(ll_http_conn_t *c) {
+  ll_http_req_t *req = c->req;
+  c->state = WAITING_RESPONSE;
+  uv_timer_stop(&c->timer);
+  if (req->route)
+    req->route->handler(req);
+  else
+    c->listener->not_found(req);
+}
+
+static void on_head(ll_http_conn_t *c) {
+  const ll_http_head_t *h = &c->parser.head;
+  ll_http_req_t *req = ll_calloc(1, sizeof *req);
+  req->head = h;
+  req->conn = c;
+  req->listener_data = c->listener->ud;
+  req->start_ns = ll_mono_ns();
+  memcpy(req->remote, c->remote, sizeof req->remote);
+  for (const ll_http_route_t *const *t = c->listener->tables; *t && !req->route; t++)
+    req->route = ll_http_route_match(*t, h->method, h->path, req->params);
+  c->req = req;
+  c->keep_alive = h->keep_alive;
+  c->state = READING_BODY;
+  uint64_t max = req->route ? req->route->max_body : (1u << 20);
+  if (h->content_length >= 0 && (uint64_t)h->content_length > max) {
+    req->body_too_large = true;
+    if (h->expect_continue || (uint64_t)h->content_length > DISCARD_CAP) {
+      /* The client waits for our word (or the body is absurd): answer now and close. */
+      c->keep_alive = false;
+      dispatch(c);
+      return;
+    }
+  } else if (h->expect_continue) {
+    conn_write(c, ll_strdup("HTTP/1.1 100 Continue\r\n\r\n"), 25, NULL, 0);
+  }
+  if (h->content_length > 0) ll_buf_reserve(&req->body, (size_t)h->content_length);
+}
+
+static void on_body(ll_http_conn_t *c, const char *p, size_t len) {
+  ll_http_req_t *req = c->req;
+  uint64_t max = req->route ? req->route->max_body : (1u << 20);
+  if (!req->body_too_large && req->body.len + len > max) {
+    req->body_too_large = true;
+    ll_buf_free(&req->body);
+  }
+  if (req->body_too_large) {
+    req->body.len += len; /* count only */
+    if (req->body.len > DISCARD_CAP) {
+      c->keep_alive = false;
+      req->body.len = 0;
+      dispatch(c);
+    }
+    return;
+  }
+  ll_buf_append(&req->body, p, len);
+}
+
+/* Parses as much of c->in as the connection's state allows and dispatches complete requests. */
+static void process(ll_http_conn_t *c) {
+  c->in_process = true;
+  size_t off = 0;
+  while (c->state == READING_HEAD || c->state == READING_BODY) {
+    size_t used = 0;
+    ll_http_event_t ev = {0};
+    int r = ll_http_parse(&c->parser, c->in.data + off, c->in.len - off, &used, &ev);
+    off += used;
+    if (r == LL_HTTP_NEED_MORE) break;
+    if (r == LL_HTTP_ERROR) {
+      protocol_error(c, ev.status, ev.message ? ev.message : "malformed request");
+      break;
+    }
+    if (r == LL_HTTP_HEAD) {
+      on_head(c);
+    } else if (r == LL_HTTP_BODY) {
+      on_body(c, ev.data, ev.len);
+    } else if (r == LL_HTTP_DONE) {
+      if (c->req->body_too_large) c->req->body.len = 0;
+      dispatch(c);
+    }
+  }
+  if (c->state != CLOSED) {
+    ll_buf_consume(&c->in, off);
+    timer_restart(c);
+    /* Pause reading while a request waits and too much is already buffered. */
+    if (!c->reading && !(c->state == WAITING_RESPONSE && c->in.len > MAX_BUFFERED_INPUT))
+      start_reading(c);
+  }
+  c->in_process = false;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  ll_http_conn_t *c = h->data;
+  ll_buf_reserve(&c->in, 64 * 1024);
+  buf->base = c->in.data + c->in.len;
+  buf->len = c->in.cap - c->in.len - 1;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  ll_http_conn_t *c = s->data;
+  if (n < 0) {
+    conn_close(c);
+    return;
+  }
+  if (n == 0) return;
+  c->in.len += (size_t)n;
+  c->in.data[c->in.len] = '\0';
+  if (c->state == READING_HEAD || c->state == READING_BODY) {
+    process(c);
+  } else if (c->state == WAITING_RESPONSE && c->in.len > MAX_BUFFERED_INPUT) {
+    uv_read_stop(s);
+    c->reading = false;
+  }
+}
+
+static void start_reading(ll_http_conn_t *c) {
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  c->reading = true;
+}
+
+/* ---- connection lifecycle ---------------------------------------------------------------- */
+
+static void on_conn_handle_closed(uv_handle_t *h) {
+  ll_http_conn_t *c = h->data;
+  if (--c->handles_open > 0) return;
+  ll_http_parser_free(&c->parser);
+  ll_buf_free(&c->in);
+  ll_http_listener_t *l = c->listener;
+  free(c);
+  listener_unref(l);
+}
+
+static void conn_close(ll_http_conn_t *c) {
+  if (c->state == CLOSED) return;
+  bool handler_holds_req = c->state == WAITING_RESPONSE;
+  c->state = CLOSED;
+  ll_http_listener_t *l = c->listener;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    l->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  ll_http_req_t *req = c->req;
+  c->req = NULL;
+  if (req) {
+    req->conn = NULL;
+    req->head = NULL; /* the parser that owns it goes away with the connection */
+    if (!handler_holds_req)
+      req_free(req);
+    else if (req->on_abort)
+      req->on_abort(req, req->abort_ud); /* it answers (and so frees) req */
+    /* otherwise its handler still holds it and frees it by answering */
+  }
+  uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+  uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+  ll_http_listener_t *l = server->data;
+  if (status < 0 || l->closing) return;
+  ll_http_conn_t *c = ll_calloc(1, sizeof *c);
+  uv_tcp_init(server->loop, &c->tcp);
+  uv_timer_init(server->loop, &c->timer);
+  c->tcp.data = c->timer.data = c;
+  c->handles_open = 2;
+  c->listener = l;
+  l->refs++;
+  c->next = l->conns;
+  if (l->conns) l->conns->prev = c;
+  l->conns = c;
+  ll_http_limits_t limits = {.max_head_bytes = ll_http_settings.max_head_bytes};
+  ll_http_parser_init(&c->parser, &limits);
+  if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+    conn_close(c);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    char ip[48] = "?";
+    int port = 0;
+    if (ss.ss_family == AF_INET) {
+      uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    snprintf(c->remote, sizeof c->remote, "%s:%d", ip, port);
+  }
+  start_reading(c);
+  timer_restart(c);
+}
+
+/* ---- listeners --------------------------------------------------------------------------- */
+
+static void listener_unref(ll_http_listener_t *l) {
+  if (--l->refs == 0) free(l);
+}
+
+static void on_listener_closed(uv_handle_t *h) { listener_unref(h->data); }
+
+int ll_http_listen(uv_loop_t *loop, const char *host, int port,
+                   const ll_http_route_t *const *tables,
+                   ll_http_handler_fn not_found, void *ud, ll_http_listener_t **out,
+                   int *port_out) {
+  struct sockaddr_storage ss;
+  int r = strchr(host, ':') ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)
+                            : uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+  if (r < 0) return r;
+  ll_http_listener_t *l = ll_calloc(1, sizeof *l);
+  l->tables = tables;
+  l->not_found = not_found;
+  l->ud = ud;
+  l->refs = 1;
+  uv_tcp_init(loop, &l->tcp);
+  l->tcp.data = l;
+  r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
+  if (r == 0) r = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
+  if (r < 0) {
+    uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+    return r;
+  }
+  if (port_out) {
+    int len = sizeof ss;
+    uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len);
+    *port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+  }
+  *out = l;
+  return 0;
+}
+
+void ll_http_listener_close(ll_http_listener_t *l) {
+  if (l->closing) return;
+  l->closing = true;
+  while (l->conns) conn_close(l->conns);
+  uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+}

@@ -1,0 +1,138 @@
+"""Fixtures of the lambdalite end-to-end suite.
+
+Run:  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
+      (LAMBDALITE_BUILD=<build dir>, default <repo>/build: the daemon is $LAMBDALITE_BUILD/lambdalite,
+      the C echo function $LAMBDALITE_BUILD/examples/echo/bootstrap)
+
+Fixtures:
+  daemon         module-scoped Daemon (.endpoint, .port, .data_dir, .start(), .stop(), .restart());
+                 its teardown asserts exit status 0 after SIGTERM and a stderr free of sanitizer
+                 reports. test_restart.py overrides it with a function-scoped one.
+  daemon_factory function-scoped: daemon_factory(idle_timeout=None, data_dir=None) -> a started
+                 Daemon of its own, stopped (with the same assertions) after the test.
+  lam            boto3 Lambda client for the daemon (test/test, us-east-1, no retries).
+  lam_for        lam_for(daemon, access_key=..., secret_key=...) -> another boto3 client.
+  aws            AwsCli: aws("lambda", "get-function", "--function-name", n) -> parsed JSON;
+                 aws(..., check=False) -> CompletedProcess; aws.invoke(name, payload, *extra)
+                 -> (output dict, result bytes).
+  cli            LambdaliteCli: cli("list", "--json") -> CompletedProcess (check=True by default),
+                 cli.json(...) -> parsed stdout, cli.popen(...) for --follow.
+  raw            RawClient: raw.signed("GET", path, ...) / raw.send(...) -> RawResponse(status,
+                 headers, body) for exact wire checks.
+  functions      Functions(lam): .shell(body, init=..., **config), .script(text), .echo(**config),
+                 .create(files | zip_bytes=..., **config) -> function name (unique, Active).
+Helpers (zip_files, zip_dir, shell_bootstrap, invoke, REPORT_RE, ...) live in e2e_util.py.
+"""
+
+import os
+
+import boto3
+import botocore.config
+import pytest
+
+from e2e_util import (
+    ACCESS_KEY,
+    REGION,
+    SECRET_KEY,
+    AwsCli,
+    Daemon,
+    Functions,
+    LambdaliteCli,
+    RawClient,
+)
+
+# Loopback traffic must never go through a proxy the environment may define.
+for _var in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+    os.environ.pop(_var, None)
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+_SESSION = boto3.session.Session()
+
+
+def make_lambda_client(endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY):
+    return _SESSION.client(
+        "lambda",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=botocore.config.Config(
+            retries={"total_max_attempts": 1},
+            read_timeout=60,
+            connect_timeout=5,
+            max_pool_connections=16,
+        ),
+    )
+
+
+def _stop_all(daemons):
+    errors = []
+    for d in daemons:
+        try:
+            d.stop()
+        except BaseException as e:  # noqa: BLE001 - report every daemon, then fail
+            errors.append(f"{d.endpoint}: {e}")
+        if d.crashed:
+            errors.append(f"{d.endpoint}: daemon crashed during the tests:\n" + "\n".join(d.crashed))
+    if errors:
+        pytest.fail("\n\n".join(errors))
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    base = tmp_path_factory.mktemp("daemon")
+    d = Daemon(base / "data", base / "logs")
+    d.start()
+    yield d
+    _stop_all([d])
+
+
+@pytest.fixture
+def daemon_factory(tmp_path):
+    made = []
+
+    def make(idle_timeout=None, data_dir=None):
+        n = len(made)
+        d = Daemon(data_dir or tmp_path / f"data{n}", tmp_path / f"logs{n}", idle_timeout=idle_timeout)
+        made.append(d)
+        return d.start()
+
+    yield make
+    _stop_all(made)
+
+
+@pytest.fixture
+def lam(daemon):
+    daemon.check_alive()
+    return make_lambda_client(daemon.endpoint)
+
+
+@pytest.fixture
+def lam_for():
+    def make(d, access_key=ACCESS_KEY, secret_key=SECRET_KEY):
+        return make_lambda_client(d.endpoint, access_key, secret_key)
+
+    return make
+
+
+@pytest.fixture
+def aws(daemon, tmp_path):
+    daemon.check_alive()
+    return AwsCli(daemon.endpoint, tmp_path)
+
+
+@pytest.fixture
+def cli(daemon, tmp_path):
+    daemon.check_alive()
+    return LambdaliteCli(daemon.endpoint, tmp_path)
+
+
+@pytest.fixture
+def raw(daemon):
+    daemon.check_alive()
+    return RawClient(daemon.port)
+
+
+@pytest.fixture
+def functions(lam):
+    return Functions(lam)

@@ -1,0 +1,100 @@
+"""Restarting the daemon on the same data directory keeps functions and layers; SIGTERM shuts
+down cleanly (exit 0, instances stopped)."""
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import make_lambda_client
+from e2e_util import (
+    Functions,
+    code_sha256,
+    invoke,
+    layer_arn,
+    process_gone,
+    shell_bootstrap,
+    unique_name,
+    wait_until,
+    zip_files,
+)
+
+
+@pytest.fixture
+def daemon(daemon_factory):
+    """This module restarts its daemon: one of its own per test."""
+    return daemon_factory()
+
+
+def test_restart_keeps_functions(daemon, lam, functions):
+    echo = functions.echo(memory=192, timeout=4, env={"KEEP": "me"})
+    sh_zip = zip_files({"bootstrap": (shell_bootstrap(r"""printf '{"env":"%s"}' "$KEEP" | respond"""), 0o755)})
+    shell = functions.create(zip_bytes=sh_zip, prefix="restart-sh", env={"KEEP": "this value"})
+    doomed = functions.echo(prefix="doomed")
+    assert invoke(lam, echo, {"before": 1}).json() == {"before": 1}
+    before = {n: lam.get_function_configuration(FunctionName=n) for n in (echo, shell)}
+    lam.delete_function(FunctionName=doomed)
+
+    daemon.restart()  # asserts exit status 0 after SIGTERM
+    lam = make_lambda_client(daemon.endpoint)
+
+    listed = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
+    assert {echo, shell} <= listed
+    assert doomed not in listed
+    for n, old in before.items():
+        cfg = lam.get_function_configuration(FunctionName=n)
+        for key in ("FunctionArn", "Runtime", "Handler", "MemorySize", "Timeout", "CodeSha256", "CodeSize", "Environment", "RevisionId"):
+            assert cfg[key] == old[key], (n, key)
+    assert lam.get_function_configuration(FunctionName=shell)["CodeSha256"] == code_sha256(sh_zip)
+
+    after = invoke(lam, echo, {"after": 2})
+    assert after.function_error is None
+    assert after.json() == {"after": 2}
+    assert after.report.init is not None, "a new daemon starts new instances"
+    assert invoke(lam, shell).json() == {"env": "this value"}
+    with pytest.raises(ClientError) as e:
+        lam.get_function(FunctionName=doomed)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_restart_keeps_layers(daemon, lam):
+    name = unique_name("restart-layer")
+    z = zip_files({"share/x.txt": "x"})
+    lam.publish_layer_version(LayerName=name, Content={"ZipFile": z})
+    daemon.restart()
+    lam = make_lambda_client(daemon.endpoint)
+    got = lam.get_layer_version(LayerName=name, VersionNumber=1)
+    assert got["LayerVersionArn"] == layer_arn(name, 1)
+    assert got["Content"]["CodeSha256"] == code_sha256(z)
+    # Numbering continues after the restart.
+    v2 = lam.publish_layer_version(LayerName=name, Content={"ZipFile": z})
+    assert v2["Version"] == 2
+
+
+def test_restart_twice_and_update_in_between(daemon, lam, functions):
+    name = functions.shell(r"""printf '"v1"' | respond""")
+    daemon.restart()
+    lam = make_lambda_client(daemon.endpoint)
+    v2 = zip_files({"bootstrap": (shell_bootstrap(r"""printf '"v2"' | respond"""), 0o755)})
+    lam.update_function_code(FunctionName=name, ZipFile=v2)
+    Functions(lam).wait_active(name)
+    assert invoke(lam, name).json() == "v2"
+    daemon.restart()
+    lam = make_lambda_client(daemon.endpoint)
+    assert invoke(lam, name).json() == "v2"
+    assert lam.get_function_configuration(FunctionName=name)["CodeSha256"] == code_sha256(v2)
+
+
+def test_sigterm_stops_instances(daemon, lam, functions):
+    name = functions.echo()
+    pid = invoke(lam, name, {"action": "pid"}).json()["pid"]
+    assert not process_gone(pid), "the warm instance should be alive before shutdown"
+    daemon.stop()  # asserts exit status 0 and a clean stderr
+    wait_until(lambda: process_gone(pid), timeout=10, message=f"instance {pid} to be stopped with the daemon")
+
+
+def test_restart_on_same_port_serves_immediately(daemon, lam, functions):
+    name = functions.echo()
+    port = daemon.port
+    daemon.restart()
+    assert daemon.port == port
+    lam = make_lambda_client(daemon.endpoint)
+    assert invoke(lam, name, {"x": 1}).json() == {"x": 1}
