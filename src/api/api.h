@@ -46,7 +46,9 @@ void ll_api_error(ll_http_req_t *req, enum ll_api_proto proto, int status, const
 void ll_api_engine_error(ll_http_req_t *req, const ll_err_t *err);
 /* Answers with a JSON document (stolen reference). content_type NULL = application/json. */
 void ll_api_json(ll_http_req_t *req, int status, json_t *doc, const char *content_type);
-/* A fresh request id, and the header lines every answer carries. */
+/* Answers with an empty body and a fresh x-amzn-RequestId (204 deletes, 202 async, DryRun). */
+void ll_api_empty(ll_http_req_t *req, int status);
+/* A fresh request id. */
 void ll_api_request_id(char out[37]);
 
 #endif

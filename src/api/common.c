@@ -14,6 +14,13 @@
 
 void ll_api_request_id(char out[37]) { ll_uuid4(out); }
 
+void ll_api_empty(ll_http_req_t *req, int status) {
+  char rid[37], hdr[80];
+  ll_api_request_id(rid);
+  snprintf(hdr, sizeof hdr, "x-amzn-RequestId: %s\r\n", rid);
+  ll_http_respond(req, status, hdr, NULL, 0);
+}
+
 void ll_api_json(ll_http_req_t *req, int status, json_t *doc, const char *content_type) {
   char *body = doc ? json_dumps(doc, JSON_COMPACT) : ll_strdup("");
   json_decref(doc);

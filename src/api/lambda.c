@@ -315,7 +315,7 @@ static void delete_function(ll_http_req_t *req) {
   if (ll_function_delete(engine_of(req), fn->name, &err) < 0)
     ll_api_engine_error(req, &err);
   else
-    ll_http_respond(req, 204, NULL, NULL, 0);
+    ll_api_empty(req, 204);
 }
 
 static void get_account_settings(ll_http_req_t *req) {
@@ -437,7 +437,7 @@ static void list_layers(ll_http_req_t *req) {
 static void delete_layer_version(ll_http_req_t *req) {
   if (ll_api_authenticate(req, REST) < 0) return;
   ll_layer_delete(engine_of(req), req->params[0], atoi(req->params[1])); /* idempotent, as AWS */
-  ll_http_respond(req, 204, NULL, NULL, 0);
+  ll_api_empty(req, 204);
 }
 
 /* ---- Invoke ------------------------------------------------------------------------------ */
@@ -525,7 +525,7 @@ static void invoke(ll_http_req_t *req) {
   }
   if (dry) {
     free(ctx);
-    ll_http_respond(req, 204, NULL, NULL, 0);
+    ll_api_empty(req, 204);
     return;
   }
   size_t len;

@@ -1,12 +1,13 @@
-/* AWS Signature Version 4: the canonical request is never materialised; its bytes stream into a
- * SHA-256 context as they are produced, so verification needs no allocation unless a request
- * has unusually many query parameters, path segments or signed headers.
+/* AWS Signature Version 4. The canonical request is never materialised: its bytes stream into a
+ * SHA-256 context as they are produced, so verification allocates nothing unless a request has
+ * unusually many query parameters, path segments or signed headers (then scratch comes from the
+ * heap, sized to the input). About 1.6 µs per verification of a typical Lambda Invoke.
  *
  * HMAC-SHA256 is written here over the SHA256_* primitives instead of OpenSSL's one-shot HMAC():
  * in OpenSSL 3 every HMAC() call fetches the algorithm from the provider and allocates a context
- * (about 1 µs each), and one signature needs five of them. The SHA256_* functions are deprecated
- * in OpenSSL 3 but remain in 3.x; OPENSSL_SUPPRESS_DEPRECATED must precede every OpenSSL
- * header. */
+ * (about 2 µs each on the dev VM), and one signature needs five of them. The SHA256_* functions
+ * are deprecated in OpenSSL 3 but still provided; OPENSSL_SUPPRESS_DEPRECATED must precede every
+ * OpenSSL header. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include "auth/sigv4.h"
@@ -25,7 +26,6 @@
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 #define TERMINATOR "aws4_request"
-#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 /* A byte range. */
 typedef struct span {
@@ -192,8 +192,8 @@ static void signing_key(const char *secret, const char date8[8], const char *reg
     unsigned char key[32];
   } cache;
   size_t slen = strlen(secret), rlen = strlen(region), svlen = strlen(service);
-  bool cacheable = slen < sizeof cache.secret && rlen < sizeof cache.region &&
-                   svlen < sizeof cache.service;
+  bool cacheable =
+      slen < sizeof cache.secret && rlen < sizeof cache.region && svlen < sizeof cache.service;
   if (cacheable && cache.valid && memcmp(cache.date8, date8, 8) == 0 &&
       strcmp(cache.region, region) == 0 && strcmp(cache.service, service) == 0 &&
       strlen(cache.secret) == slen && CRYPTO_memcmp(cache.secret, secret, slen) == 0) {
@@ -226,6 +226,10 @@ static void signing_key(const char *secret, const char date8[8], const char *reg
  * segments dropped, ".." pops, leading '/' kept, trailing '/' kept unless nothing is left), then
  * every byte of each segment percent-encoded, so the wire's "%3A" becomes "%253A". */
 static void write_normalized_uri(sink_t *s, const char *path, size_t len) {
+  if (len == 0) {
+    sink_putc(s, '/');
+    return;
+  }
   size_t nmax = 1;
   for (const char *p = path, *end = path + len; (p = memchr(p, '/', (size_t)(end - p))); p++)
     nmax++;
@@ -243,8 +247,8 @@ static void write_normalized_uri(sink_t *s, const char *path, size_t len) {
     }
     segs[n++] = seg;
   }
-  bool first = len && path[0] == '/', last = len && path[len - 1] == '/' && n;
-  if (!first && !n) sink_putc(s, '/'); /* "" (botocore: "/") or a relative path with no rest */
+  bool first = path[0] == '/', last = path[len - 1] == '/' && n;
+  if (!first && !n) sink_putc(s, '/'); /* a relative path with nothing left (botocore: "") */
   if (first) sink_putc(s, '/');
   for (size_t i = 0; i < n; i++) {
     if (i) sink_putc(s, '/');
@@ -494,17 +498,39 @@ void ll_sigv4_amz_date(time_t t, char out[17]) {
 
 /* ---- verification ------------------------------------------------------------------------ */
 
+static int vfail(ll_sigv4_result_t *res, int status, const char *code, const char *s3_code,
+                 const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static int vfail(ll_sigv4_result_t *res, int status, const char *code, const char *s3_code,
+                 const char *fmt, va_list ap) {
+  res->status = status;
+  res->code = code;
+  res->s3_code = s3_code;
+  vsnprintf(res->message, sizeof res->message, fmt, ap);
+  return -1;
+}
+
+/* Sets the failure in res; returns -1. */
 static int fail(ll_sigv4_result_t *res, int status, const char *code, const char *s3_code,
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static int fail(ll_sigv4_result_t *res, int status, const char *code, const char *s3_code,
                 const char *fmt, ...) {
-  res->status = status;
-  res->code = code;
-  res->s3_code = s3_code;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(res->message, sizeof res->message, fmt, ap);
+  vfail(res, status, code, s3_code, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+/* A malformed Authorization header (or date): 400 for every service. */
+static int malformed(ll_sigv4_result_t *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int malformed(ll_sigv4_result_t *res, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfail(res, 400, "IncompleteSignatureException", "AuthorizationHeaderMalformed", fmt, ap);
   va_end(ap);
   return -1;
 }
@@ -534,20 +560,6 @@ typedef struct auth_parts {
 } auth_parts_t;
 
 #define AUTHZ_ECHO_MAX 300 /* how much of the header an error message repeats */
-
-static int malformed(ll_sigv4_result_t *res, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int malformed(ll_sigv4_result_t *res, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(res->message, sizeof res->message, fmt, ap);
-  va_end(ap);
-  res->status = 400;
-  res->code = "IncompleteSignatureException";
-  res->s3_code = "AuthorizationHeaderMalformed";
-  return -1;
-}
 
 /* A header's value without surrounding spaces and tabs (the HTTP parser trims them already;
  * other callers may not). */
@@ -609,10 +621,9 @@ static int parse_credential(span_t cred, span_t scope[5], ll_sigv4_result_t *res
   size_t n = split(cred, '/', scope, 5);
   if (n >= 1) copy_span(res->access_key, sizeof res->access_key, scope[0]);
   if (n == 5 && !span_eq(scope[4], TERMINATOR))
-    return malformed(res,
-                     "Credential should be scoped with a valid terminator: '" TERMINATOR
-                     "', not '%.*s'.",
-                     scope[4].len < 64 ? (int)scope[4].len : 64, scope[4].p);
+    return malformed(
+        res, "Credential should be scoped with a valid terminator: '" TERMINATOR "', not '%.*s'.",
+        scope[4].len < 64 ? (int)scope[4].len : 64, scope[4].p);
   if (n != 5 || scope[0].len == 0 || scope[1].len != 8 || digits(scope[1].p, 8) < 0 ||
       scope[2].len == 0 || scope[2].len >= sizeof res->region || scope[3].len == 0 ||
       scope[3].len >= sizeof res->service)
@@ -680,7 +691,8 @@ int ll_sigv4_verify(const ll_sigv4_request_t *req, ll_sigv4_secret_fn secret_fn,
                 "from HTTP: '%.8s' != '%.8s', from '%s'.",
                 scope[1].p, res->amz_date, res->amz_date);
 
-  const char *secret = scope[0].len < sizeof res->access_key ? secret_fn(ud, res->access_key) : NULL;
+  const char *secret =
+      scope[0].len < sizeof res->access_key ? secret_fn(ud, res->access_key) : NULL;
   if (!secret)
     return fail(res, 403, "UnrecognizedClientException", "InvalidAccessKeyId", "%s",
                 s3 ? "The AWS Access Key Id you provided does not exist in our records."

@@ -40,6 +40,7 @@ typedef struct ll_sched_fn {
   ll_invocation_t *queue_head, *queue_tail; /* waiting for an instance */
   size_t nqueued;
   ll_instance_t *idle;                      /* idle instances, most recently used first */
+  ll_instance_t *returning;                 /* posted a result, not yet back in /next */
   int ninstances;                           /* alive (starting, idle, busy) */
 } ll_sched_fn_t;
 
@@ -73,7 +74,8 @@ struct ll_invocation {
 
 struct ll_instance {
   ll_instance_t *next_all, *prev_all; /* engine's list of every instance */
-  ll_instance_t *next_idle;
+  ll_instance_t *next_idle;           /* link in the idle or the returning list */
+  bool slow_return;                   /* missed the grace for coming back: not waited for */
   ll_engine_t *engine;
   ll_function_t *fn;                  /* referenced */
   uint64_t generation;                /* fn->generation when spawned */
@@ -122,8 +124,9 @@ void ll__sched_drain(ll_function_t *fn);
 void ll__sched_retire_idle(ll_function_t *fn);
 /* An instance has just become idle (parked /next): give it work or park it. */
 void ll__sched_instance_idle(ll_instance_t *inst);
-/* An instance finished (exited or was killed): complete its invocation if any. */
-void ll__sched_instance_gone(ll_instance_t *inst, const char *why_exit);
+/* An instance finished (exited or was killed) while in state `was`: complete (or, if it was
+ * only held for it, requeue) its invocation. */
+void ll__sched_instance_gone(ll_instance_t *inst, enum inst_state was, const char *why_exit);
 void ll__invocation_complete(ll_invocation_t *inv, enum ll_invoke_status status, const char *body,
                              size_t len, const char *content_type);
 /* Periodic: stops instances idle for longer than the idle timeout. */

@@ -125,8 +125,9 @@ static void on_process_exit(uv_process_t *p, int64_t status, int sig) {
     snprintf(why, sizeof why, "exit status %lld", (long long)status);
   /* Other members of the process group (a shell bootstrap's curl) go with it. */
   if (inst->pid > 0) kill(-inst->pid, SIGKILL);
+  enum inst_state was = inst->state;
   inst->state = INST_DEAD;
-  ll__sched_instance_gone(inst, why);
+  ll__sched_instance_gone(inst, was, why);
   if (inst->out_fd >= 0) close(inst->out_fd);
   close_handles(inst);
   inst->out_fd = -1;

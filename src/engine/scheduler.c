@@ -15,6 +15,10 @@
 #include "engine/engine_int.h"
 
 #define INIT_LIMIT_MS 10000 /* AWS's init phase limit */
+/* An instance that has just posted a result is about to ask for the next event: an invocation
+ * waits this long for it before a new instance is started instead (keeps sequential invokes
+ * warm, as users expect). */
+#define RETURN_GRACE_MS 50
 
 static void dispatch(ll_function_t *fn);
 
@@ -30,6 +34,15 @@ static void enqueue(ll_sched_fn_t *s, ll_invocation_t *inv) {
   s->nqueued++;
 }
 
+/* Puts inv back at the head of the queue (it was held for an instance that did not take it). */
+static void requeue_front(ll_sched_fn_t *s, ll_invocation_t *inv) {
+  inv->inst = NULL;
+  inv->next = s->queue_head;
+  s->queue_head = inv;
+  if (!s->queue_tail) s->queue_tail = inv;
+  s->nqueued++;
+}
+
 static ll_invocation_t *dequeue(ll_sched_fn_t *s) {
   ll_invocation_t *inv = s->queue_head;
   if (!inv) return NULL;
@@ -40,8 +53,8 @@ static ll_invocation_t *dequeue(ll_sched_fn_t *s) {
   return inv;
 }
 
-static void idle_remove(ll_sched_fn_t *s, ll_instance_t *inst) {
-  for (ll_instance_t **p = &s->idle; *p; p = &(*p)->next_idle) {
+static void list_remove(ll_instance_t **head, ll_instance_t *inst) {
+  for (ll_instance_t **p = head; *p; p = &(*p)->next_idle) {
     if (*p == inst) {
       *p = inst->next_idle;
       inst->next_idle = NULL;
@@ -231,19 +244,36 @@ static void start_instance(ll_function_t *fn, ll_invocation_t *inv) {
   uv_timer_start(&inst->timer, on_deadline, INIT_LIMIT_MS, 0);
 }
 
+static void on_return_grace(uv_timer_t *t);
+
+/* A returning instance that can take the next event as soon as it asks, or NULL. */
+static ll_instance_t *returning_candidate(ll_sched_fn_t *s) {
+  for (ll_instance_t *in = s->returning; in; in = in->next_idle)
+    if (!in->inv && !in->slow_return) return in;
+  return NULL;
+}
+
 static void dispatch(ll_function_t *fn) {
   ll_sched_fn_t *s = fn->sched;
   ll_engine_t *e = NULL;
   while (s->queue_head) {
     e = s->queue_head->engine;
+    ll_instance_t *inst;
     if (s->idle) {
-      ll_instance_t *inst = s->idle;
+      inst = s->idle;
       s->idle = inst->next_idle;
       inst->next_idle = NULL;
       ll_invocation_t *inv = dequeue(s);
       inst->inv = inv;
       inv->inst = inst;
       deliver(inst);
+      continue;
+    }
+    if ((inst = returning_candidate(s))) {
+      ll_invocation_t *inv = dequeue(s);
+      inst->inv = inv;
+      inv->inst = inst;
+      uv_timer_start(&inst->timer, on_return_grace, RETURN_GRACE_MS, 0);
       continue;
     }
     if (s->ninstances < e->cfg.max_instances && !e->closing) {
@@ -260,6 +290,17 @@ static bool must_retire(ll_instance_t *inst) {
   ll_engine_t *e = inst->engine;
   return e->closing || inst->fn->deleted || inst->generation != inst->fn->generation ||
          (e->cfg.idle_timeout_s <= 0 && inst->invocations > 0);
+}
+
+/* The instance took too long to come back for the event held for it: start another. */
+static void on_return_grace(uv_timer_t *t) {
+  ll_instance_t *inst = t->data;
+  ll_invocation_t *inv = inst->inv;
+  inst->slow_return = true;
+  if (!inv) return;
+  inst->inv = NULL;
+  requeue_front(inst->fn->sched, inv);
+  dispatch(inst->fn);
 }
 
 void ll__sched_instance_idle(ll_instance_t *inst) {
@@ -298,6 +339,20 @@ void ll_instance_next(ll_instance_t *inst, void (*cb)(void *w, const ll_invocati
   }
   inst->deliver = cb;
   inst->waiter = w;
+  if (inst->state == INST_POSTED) {
+    list_remove(&inst->fn->sched->returning, inst);
+    inst->slow_return = false;
+    uv_timer_stop(&inst->timer);
+    if (inst->inv) { /* an event was held for it */
+      if (must_retire(inst)) {
+        /* it may not serve again: hand the event back before it goes */
+        on_return_grace(&inst->timer);
+      } else {
+        deliver(inst);
+        return;
+      }
+    }
+  }
   if (inst->state == INST_STARTING) {
     inst->init_ns = ll_mono_ns() - inst->spawn_ns; /* init ends at the first /next */
     uv_timer_stop(&inst->timer);
@@ -316,7 +371,7 @@ void ll_instance_next_cancel(ll_instance_t *inst, void *w) {
   inst->waiter = NULL;
   if (inst->state == INST_IDLE) {
     /* the runtime stopped waiting: it cannot take work until it asks again */
-    idle_remove(inst->fn->sched, inst);
+    list_remove(&inst->fn->sched->idle, inst);
     inst->state = INST_POSTED;
   }
 }
@@ -337,6 +392,10 @@ static void finish(ll_instance_t *inst, enum ll_invoke_status st, const char *bo
   memcpy(inst->last_request_id, inv->request_id, sizeof inst->last_request_id);
   inst->state = INST_POSTED;
   ll__invocation_complete(inv, st, body, len, ctype);
+  ll_sched_fn_t *s = inst->fn->sched;
+  inst->next_idle = s->returning;
+  s->returning = inst;
+  if (s->queue_head) dispatch(inst->fn);
 }
 
 enum ll_rt_status ll_instance_response(ll_instance_t *inst, const char *request_id,
@@ -394,12 +453,19 @@ enum ll_rt_status ll_instance_init_error(ll_instance_t *inst, const char *body, 
 
 /* ---- instance end, retirement, reaping --------------------------------------------------- */
 
-void ll__sched_instance_gone(ll_instance_t *inst, const char *why) {
+void ll__sched_instance_gone(ll_instance_t *inst, enum inst_state was, const char *why) {
   ll_function_t *fn = inst->fn;
-  idle_remove(fn->sched, inst);
+  list_remove(&fn->sched->idle, inst);
+  list_remove(&fn->sched->returning, inst);
   fn->sched->ninstances--;
   uv_timer_stop(&inst->timer);
   ll_invocation_t *inv = inst->inv;
+  if (inv && was == INST_POSTED && !inv->start_ns) {
+    /* held for this instance but never delivered: it goes back in line */
+    inst->inv = NULL;
+    requeue_front(fn->sched, inv);
+    inv = NULL;
+  }
   if (inv) {
     if (strcmp(why, "exit status 0") == 0)
       complete_platform_error(inv, "Runtime.ExitError",
@@ -410,7 +476,10 @@ void ll__sched_instance_gone(ll_instance_t *inst, const char *why) {
                               "RequestId: %s Error: Runtime exited with error: %s",
                               inv->request_id, why);
   }
-  if (!fn->deleted) dispatch(fn); /* capacity came back */
+  if (fn->deleted || inst->engine->closing)
+    ll__sched_drain(fn);
+  else
+    dispatch(fn); /* capacity came back */
 }
 
 void ll__sched_retire_idle(ll_function_t *fn) {

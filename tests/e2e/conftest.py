@@ -26,19 +26,17 @@ Helpers (zip_files, zip_dir, shell_bootstrap, invoke, REPORT_RE, ...) live in e2
 
 import os
 
-import boto3
-import botocore.config
 import pytest
 
 from e2e_util import (
     ACCESS_KEY,
-    REGION,
     SECRET_KEY,
     AwsCli,
     Daemon,
     Functions,
     LambdaliteCli,
     RawClient,
+    make_lambda_client,
 )
 
 # Loopback traffic must never go through a proxy the environment may define.
@@ -46,23 +44,6 @@ for _var in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROX
     os.environ.pop(_var, None)
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
-_SESSION = boto3.session.Session()
-
-
-def make_lambda_client(endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY):
-    return _SESSION.client(
-        "lambda",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
-        config=botocore.config.Config(
-            retries={"total_max_attempts": 1},
-            read_timeout=60,
-            connect_timeout=5,
-            max_pool_connections=16,
-        ),
-    )
 
 
 def _stop_all(daemons):

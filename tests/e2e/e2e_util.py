@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import boto3
+import botocore.config
 import pytest
 
 # --------------------------------------------------------------------------------------------
@@ -322,6 +324,32 @@ def check_billing(report):
 
 
 # --------------------------------------------------------------------------------------------
+# boto3
+
+_SESSION = boto3.session.Session()
+
+
+def make_lambda_client(endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, validate=True):
+    """A boto3 Lambda client for the daemon: us-east-1, no retries, 60 s read timeout.
+    validate=False turns off botocore's client-side parameter checks (to reach the daemon
+    with out-of-range values)."""
+    return _SESSION.client(
+        "lambda",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=botocore.config.Config(
+            retries={"total_max_attempts": 1},
+            read_timeout=60,
+            connect_timeout=5,
+            max_pool_connections=16,
+            parameter_validation=validate,
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # Invoking through boto3
 
 
@@ -369,7 +397,7 @@ def invoke(lam, name, payload=None, tail=True, invocation_type="RequestResponse"
         payload=resp["Payload"].read() if "Payload" in resp else b"",
         function_error=resp.get("FunctionError"),
         log=base64.b64decode(log).decode("utf-8", "replace") if log is not None else None,
-        request_id=resp["ResponseMetadata"]["RequestId"],
+        request_id=resp["ResponseMetadata"].get("RequestId", ""),
         executed_version=resp.get("ExecutedVersion"),
         headers=resp["ResponseMetadata"]["HTTPHeaders"],
     )

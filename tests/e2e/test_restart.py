@@ -4,12 +4,12 @@ down cleanly (exit 0, instances stopped)."""
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import make_lambda_client
 from e2e_util import (
     Functions,
     code_sha256,
     invoke,
     layer_arn,
+    make_lambda_client,
     process_gone,
     shell_bootstrap,
     unique_name,
@@ -84,9 +84,11 @@ def test_restart_twice_and_update_in_between(daemon, lam, functions):
 
 
 def test_sigterm_stops_instances(daemon, lam, functions):
-    name = functions.echo()
-    pid = invoke(lam, name, {"action": "pid"}).json()["pid"]
-    assert not process_gone(pid), "the warm instance should be alive before shutdown"
+    # The instance answers, then sleeps instead of going back to /next: it would outlive the
+    # daemon unless the daemon stops its instances on shutdown.
+    name = functions.shell("""printf '{"pid":%d}' $$ | respond\nsleep 30""")
+    pid = invoke(lam, name).json()["pid"]
+    assert not process_gone(pid), "the instance should be alive before shutdown"
     daemon.stop()  # asserts exit status 0 and a clean stderr
     wait_until(lambda: process_gone(pid), timeout=10, message=f"instance {pid} to be stopped with the daemon")
 

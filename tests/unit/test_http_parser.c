@@ -450,6 +450,24 @@ LL_TEST(http_parser_nul_and_control_characters_rejected) {
   CHECK(strstr(parse(GET_HOST "X: caf\xc3\xa9\tau lait\r\n\r\n"), "  X: caf\xc3\xa9\tau lait\n"));
 }
 
+LL_TEST(http_parser_long_values_checked_at_every_offset) {
+  /* Values are checked 8 bytes at a time: put the byte at every position of a long value. */
+  const unsigned char bad[] = {0x00, 0x01, 0x0d, 0x1f, 0x7f}; /* (LF would end the line) */
+  const unsigned char good[] = {'\t', ' ', 0x20, 0x7e, 0x80, 0xff};
+  for (size_t pos = 0; pos < 40; pos++) {
+    char in[128];
+    int n = snprintf(in, sizeof in, GET_HOST "X: a%040dz\r\n\r\n", 0);
+    for (size_t i = 0; i < sizeof bad; i++) {
+      in[strlen(GET_HOST) + 4 + pos] = (char)bad[i];
+      CHECK_ERROR_T(parse_n(in, (size_t)n, NULL), "400 invalid header value");
+    }
+    for (size_t i = 0; i < sizeof good; i++) {
+      in[strlen(GET_HOST) + 4 + pos] = (char)good[i];
+      CHECK(strstr(parse_n(in, (size_t)n, NULL), "DONE\n"));
+    }
+  }
+}
+
 LL_TEST(http_parser_header_errors) {
   CHECK_ERROR(GET_HOST "X-A : v\r\n\r\n", "400 invalid header name");
   CHECK_ERROR(GET_HOST "X A: v\r\n\r\n", "400 invalid header name");

@@ -79,7 +79,8 @@ static treq_t *parse_req(const char *wire, const char *payload_hash) {
     }
     char *colon = memchr(line, ':', len);
     CHECK(colon && n < MAX_H);
-    t->h[n++] = (ll_kv_t){line, (size_t)(colon - line), colon + 1, (size_t)(line + len - colon - 1)};
+    t->h[n++] =
+        (ll_kv_t){line, (size_t)(colon - line), colon + 1, (size_t)(line + len - colon - 1)};
   }
   t->r.headers = t->h;
   t->r.nheaders = n;
@@ -153,7 +154,7 @@ static void check_suite(const char *wire, const char *authz) {
   free_req(t);
 }
 
-#define AUTHZ(sh, sig)                                                                    \
+#define AUTHZ(sh, sig)                                                                \
   "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, " \
   "SignedHeaders=" sh ", Signature=" sig
 
@@ -161,9 +162,9 @@ static void check_suite(const char *wire, const char *authz) {
 
 /* get-vanilla/get-vanilla (also the expected result of get-vanilla-query) */
 LL_TEST(sigv4_suite_get_vanilla) {
-  check_suite("GET / HTTP/1.1\nHost:example.amazonaws.com\nX-Amz-Date:20150830T123600Z",
-              AUTHZ("host;x-amz-date",
-                    "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"));
+  check_suite(
+      "GET / HTTP/1.1\nHost:example.amazonaws.com\nX-Amz-Date:20150830T123600Z",
+      AUTHZ("host;x-amz-date", "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"));
 }
 
 /* get-vanilla-empty-query-key/get-vanilla-empty-query-key */
@@ -376,7 +377,8 @@ LL_TEST(sigv4_suite_post_header_value_case) {
 LL_TEST(sigv4_suite_post_sts_header_before) {
   check_suite(
       "POST / HTTP/1.1\nHost:example.amazonaws.com\nX-Amz-Date:20150830T123600Z\n"
-      "X-Amz-Security-Token:AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKW"
+      "X-Amz-Security-Token:AQoDYXdzEPT//////////"
+      "wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKW"
       "HGBuFqwAeMicRXmxfpSPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZa"
       "mpKsburEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPk"
       "UL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA==",
@@ -625,8 +627,8 @@ static void ref_signature(const char *creq, const char *secret, const char *amz_
   char hash[65], sts[512], key[256];
   unsigned char k[32];
   ll_sha256_hex(creq, strlen(creq), hash);
-  snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%.8s/%s/%s/aws4_request\n%s", amz_date,
-           amz_date, region, service, hash);
+  snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%.8s/%s/%s/aws4_request\n%s", amz_date, amz_date,
+           region, service, hash);
   snprintf(key, sizeof key, "AWS4%s", secret);
   ll_hmac_sha256(key, strlen(key), amz_date, 8, k);
   ll_hmac_sha256(k, 32, region, strlen(region), k);
@@ -653,8 +655,9 @@ LL_TEST(sigv4_reference_canonical_requests) {
 
   const char *long_secret = secret_of(NULL, "AKIDLONGSECRET");
   CHECK(strlen(long_secret) + 4 > 64);
-  ref_signature("GET\n/a%2520b\n\nhost:h\nx-amz-date:20261124T115307Z\n\nhost;x-amz-date\n" EMPTY_SHA,
-                long_secret, "20261124T115307Z", "eu-west-1", "dynamodb", want);
+  ref_signature(
+      "GET\n/a%2520b\n\nhost:h\nx-amz-date:20261124T115307Z\n\nhost;x-amz-date\n" EMPTY_SHA,
+      long_secret, "20261124T115307Z", "eu-west-1", "dynamodb", want);
   treq_t *t = parse_req("GET /a%20b HTTP/1.1\nhost:h\nx-amz-date:20261124T115307Z", EMPTY_SHA);
   char out[512], expect[512];
   CHECK_INTEQ(ll_sigv4_sign(&t->r, "AKIDLONGSECRET", long_secret, "eu-west-1", "dynamodb",
@@ -729,11 +732,13 @@ LL_TEST(sigv4_query_plus_and_signature_param) {
   CHECK_STREQ(out[0], out[1]);
   CHECK(strcmp(out[0], out[2]) != 0);
   CHECK_STREQ(out[0], out[3]);
-  ref_signature("GET\n/\nk=a%2Bb\nhost:h\nx-amz-date:20261124T115307Z\n\nhost;x-amz-date\n" EMPTY_SHA,
-                SUITE_SECRET, "20261124T115307Z", "us-east-1", "lambda", a);
+  ref_signature(
+      "GET\n/\nk=a%2Bb\nhost:h\nx-amz-date:20261124T115307Z\n\nhost;x-amz-date\n" EMPTY_SHA,
+      SUITE_SECRET, "20261124T115307Z", "us-east-1", "lambda", a);
   CHECK_STREQ(sig_of(out[0]), a);
-  ref_signature("GET\n/\nk=a%20b\nhost:h\nx-amz-date:20261124T115307Z\n\nhost;x-amz-date\n" EMPTY_SHA,
-                SUITE_SECRET, "20261124T115307Z", "us-east-1", "lambda", b);
+  ref_signature(
+      "GET\n/\nk=a%20b\nhost:h\nx-amz-date:20261124T115307Z\n\nhost;x-amz-date\n" EMPTY_SHA,
+      SUITE_SECRET, "20261124T115307Z", "us-east-1", "lambda", b);
   CHECK_STREQ(sig_of(out[2]), b);
   for (int i = 0; i < 4; i++) free_req(all[i]);
 }
@@ -790,7 +795,8 @@ LL_TEST(sigv4_round_trip_huge_request) {
 
 /* The RFC 1123 Date header stands in for X-Amz-Date. */
 LL_TEST(sigv4_date_header_instead_of_x_amz_date) {
-  treq_t *t = parse_req("POST /x HTTP/1.1\nHost: h\nDate: Tue, 24 Nov 2026 11:53:07 GMT", EMPTY_SHA);
+  treq_t *t =
+      parse_req("POST /x HTTP/1.1\nHost: h\nDate: Tue, 24 Nov 2026 11:53:07 GMT", EMPTY_SHA);
   char authz[512];
   ll_sigv4_result_t res;
   CHECK_INTEQ(sign_and_verify(t, "AKIDEXAMPLE", SUITE_SECRET, "lambda", "20261124T115307Z",
@@ -849,46 +855,53 @@ LL_TEST(sigv4_fail_malformed_authorization) {
               "Authorization header requires 'Credential' parameter. Authorization header "
               "requires 'SignedHeaders' parameter. Authorization=",
               &res);
-  expect_fail("Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
-              "aws4_request, SignedHeaders, Signature=" VANILLA_SIG,
-              400, "IncompleteSignatureException", "AuthorizationHeaderMalformed",
-              "'SignedHeaders' not a valid key=value pair (missing equal-sign)", &res);
+  expect_fail(
+      "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
+      "aws4_request, SignedHeaders, Signature=" VANILLA_SIG,
+      400, "IncompleteSignatureException", "AuthorizationHeaderMalformed",
+      "'SignedHeaders' not a valid key=value pair (missing equal-sign)", &res);
 }
 
 LL_TEST(sigv4_fail_bad_credential_scope) {
   ll_sigv4_result_t res;
-  expect_fail("Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/"
-              "aws4_request, SignedHeaders=host;x-amz-date, Signature=" VANILLA_SIG,
-              400, "IncompleteSignatureException", "AuthorizationHeaderMalformed",
-              "the Credential is mal-formed", &res);
+  expect_fail(
+      "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/"
+      "aws4_request, SignedHeaders=host;x-amz-date, Signature=" VANILLA_SIG,
+      400, "IncompleteSignatureException", "AuthorizationHeaderMalformed",
+      "the Credential is mal-formed", &res);
   CHECK_STREQ(res.access_key, "AKIDEXAMPLE");
-  expect_fail("Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
-              "aws4_requesx, SignedHeaders=host;x-amz-date, Signature=" VANILLA_SIG,
-              400, "IncompleteSignatureException", "AuthorizationHeaderMalformed",
-              "Credential should be scoped with a valid terminator: 'aws4_request', not "
-              "'aws4_requesx'.",
-              &res);
-  expect_fail("Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/2015083/us-east-1/service/"
-              "aws4_request, SignedHeaders=host;x-amz-date, Signature=" VANILLA_SIG,
-              400, "IncompleteSignatureException", "AuthorizationHeaderMalformed",
-              "the Credential is mal-formed", &res);
-  expect_fail("Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
-              "aws4_request/x, SignedHeaders=host;x-amz-date, Signature=" VANILLA_SIG,
-              400, "IncompleteSignatureException", "AuthorizationHeaderMalformed",
-              "the Credential is mal-formed", &res);
+  expect_fail(
+      "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
+      "aws4_requesx, SignedHeaders=host;x-amz-date, Signature=" VANILLA_SIG,
+      400, "IncompleteSignatureException", "AuthorizationHeaderMalformed",
+      "Credential should be scoped with a valid terminator: 'aws4_request', not "
+      "'aws4_requesx'.",
+      &res);
+  expect_fail(
+      "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/2015083/us-east-1/service/"
+      "aws4_request, SignedHeaders=host;x-amz-date, Signature=" VANILLA_SIG,
+      400, "IncompleteSignatureException", "AuthorizationHeaderMalformed",
+      "the Credential is mal-formed", &res);
+  expect_fail(
+      "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
+      "aws4_request/x, SignedHeaders=host;x-amz-date, Signature=" VANILLA_SIG,
+      400, "IncompleteSignatureException", "AuthorizationHeaderMalformed",
+      "the Credential is mal-formed", &res);
 }
 
 LL_TEST(sigv4_fail_unknown_access_key) {
   ll_sigv4_result_t res;
-  expect_fail("Authorization: AWS4-HMAC-SHA256 Credential=AKIDNOBODY/20150830/us-east-1/service/"
-              "aws4_request, SignedHeaders=host;x-amz-date, Signature=" VANILLA_SIG,
-              403, "UnrecognizedClientException", "InvalidAccessKeyId",
-              "The security token included in the request is invalid.", &res);
+  expect_fail(
+      "Authorization: AWS4-HMAC-SHA256 Credential=AKIDNOBODY/20150830/us-east-1/service/"
+      "aws4_request, SignedHeaders=host;x-amz-date, Signature=" VANILLA_SIG,
+      403, "UnrecognizedClientException", "InvalidAccessKeyId",
+      "The security token included in the request is invalid.", &res);
   CHECK_STREQ(res.access_key, "AKIDNOBODY");
-  expect_fail("Authorization: AWS4-HMAC-SHA256 Credential=AKIDNOBODY/20150830/us-east-1/s3/"
-              "aws4_request, SignedHeaders=host;x-amz-date, Signature=" VANILLA_SIG,
-              403, "UnrecognizedClientException", "InvalidAccessKeyId",
-              "The AWS Access Key Id you provided does not exist in our records.", &res);
+  expect_fail(
+      "Authorization: AWS4-HMAC-SHA256 Credential=AKIDNOBODY/20150830/us-east-1/s3/"
+      "aws4_request, SignedHeaders=host;x-amz-date, Signature=" VANILLA_SIG,
+      403, "UnrecognizedClientException", "InvalidAccessKeyId",
+      "The AWS Access Key Id you provided does not exist in our records.", &res);
 }
 
 LL_TEST(sigv4_fail_dates) {
@@ -961,16 +974,18 @@ LL_TEST(sigv4_fail_skew) {
 
 LL_TEST(sigv4_fail_signed_headers) {
   ll_sigv4_result_t res;
-  expect_fail("Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
-              "aws4_request, SignedHeaders=x-amz-date, Signature=" VANILLA_SIG,
-              403, "InvalidSignatureException", "SignatureDoesNotMatch",
-              "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.", &res);
-  expect_fail("Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
-              "aws4_request, SignedHeaders=host;my-header1;x-amz-date, Signature=" VANILLA_SIG,
-              403, "InvalidSignatureException", "SignatureDoesNotMatch", "'my-header1'", &res);
+  expect_fail(
+      "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
+      "aws4_request, SignedHeaders=x-amz-date, Signature=" VANILLA_SIG,
+      403, "InvalidSignatureException", "SignatureDoesNotMatch",
+      "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.", &res);
+  expect_fail(
+      "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
+      "aws4_request, SignedHeaders=host;my-header1;x-amz-date, Signature=" VANILLA_SIG,
+      403, "InvalidSignatureException", "SignatureDoesNotMatch", "'my-header1'", &res);
   /* Present but not signed: fine (User-Agent, Expect, ...). */
-  treq_t *t = parse_req(VANILLA "User-Agent: x\nAuthorization: " AUTHZ("host;x-amz-date", VANILLA_SIG),
-                        EMPTY_SHA);
+  treq_t *t = parse_req(
+      VANILLA "User-Agent: x\nAuthorization: " AUTHZ("host;x-amz-date", VANILLA_SIG), EMPTY_SHA);
   CHECK_INTEQ(verify(t, SUITE_NOW, 900, &res), 0);
   free_req(t);
 }
@@ -986,9 +1001,10 @@ LL_TEST(sigv4_fail_signature_mismatch) {
               &res);
   CHECK_STREQ(res.signature, VANILLA_SIG);
   /* Upper-case hex, a short signature, a long one. */
-  expect_fail("Authorization: " AUTHZ("host;x-amz-date",
-                                      "5FA00FA31553B73EBF1942676E86291E8372FF2A2260956D9B8AAE1D763FBF31"),
-              403, "InvalidSignatureException", "SignatureDoesNotMatch", "does not match", &res);
+  expect_fail(
+      "Authorization: " AUTHZ("host;x-amz-date",
+                              "5FA00FA31553B73EBF1942676E86291E8372FF2A2260956D9B8AAE1D763FBF31"),
+      403, "InvalidSignatureException", "SignatureDoesNotMatch", "does not match", &res);
   expect_fail("Authorization: " AUTHZ("host;x-amz-date", "5fa00f"), 403,
               "InvalidSignatureException", "SignatureDoesNotMatch", "does not match", &res);
   expect_fail("Authorization: " AUTHZ("host;x-amz-date", VANILLA_SIG "00"), 403,
