@@ -48,32 +48,48 @@ BENCHES := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all deps check unit e2e demo bench fuzz fuzz-build clean format
 all: $(BUILD)/lambdalite $(BUILD)/unit-tests $(RT_LIB) $(EXAMPLES) $(BENCHES)
 
+# V=1 shows the full commands.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/runtime/%.o: runtime/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iruntime -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -Iruntime -c $< -o $@
 
 $(BUILD)/lambdalite: $(BUILD)/obj/src/main.o $(LIB_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(LIB_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(RT_LIB): $(RT_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 # Functions written with the runtime library: examples/NAME/bootstrap.c -> BUILD/examples/NAME/bootstrap
 $(BUILD)/examples/%/bootstrap: examples/%/bootstrap.c $(RT_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iruntime -o $@ $< $(RT_LIB) $(LDFLAGS) $(RT_LIBS) -lm
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -Iruntime -o $@ $< $(RT_LIB) $(LDFLAGS) $(RT_LIBS) -lm
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS) -lpthread
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS) -lpthread
 
 deps:
 	@bash scripts/deps.sh
@@ -109,10 +125,12 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c $< -o $@
+	$(call say,CLANG,$<)
+	$(Q)clang $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_OBJS)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+	$(call say,FUZZ,$@)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
 fuzz-build: $(FUZZ_TARGETS)
 

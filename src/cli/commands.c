@@ -145,7 +145,7 @@ int ll_cmd_create_function(int argc, char **argv) {
           fprintf(stderr, "lambdalite create-function: --env wants KEY=VALUE (got %s)\n", optarg);
           goto out;
         }
-        json_object_set_new(vars, ll_strndup(optarg, (size_t)(eq - optarg)), json_string(eq + 1));
+        json_object_setn_new(vars, optarg, (size_t)(eq - optarg), json_string(eq + 1));
         break;
       }
       case 'h': fputs(create_usage, stdout); rc = 0; goto out;
@@ -172,7 +172,8 @@ int ll_cmd_create_function(int argc, char **argv) {
   free(zip);
   json_object_set_new(req, "Code", json_pack("{s:s}", "ZipFile", b64));
   free(b64);
-  if (json_object_size(vars)) json_object_set(req, "Environment", json_pack("{s:O}", "Variables", vars));
+  if (json_object_size(vars))
+    json_object_set_new(req, "Environment", json_pack("{s:O}", "Variables", vars));
   if (json_array_size(layers)) json_object_set(req, "Layers", layers);
   char *body = json_dumps(req, JSON_COMPACT);
   ll_client_response_t resp;
@@ -343,9 +344,11 @@ int ll_cmd_list(int argc, char **argv) {
   }
   if (rc == 0) {
     if (as_json) {
-      char *s = json_dumps(json_pack("{s:O}", "Functions", all), JSON_INDENT(2));
+      json_t *doc = json_pack("{s:O}", "Functions", all);
+      char *s = json_dumps(doc, JSON_INDENT(2));
       printf("%s\n", s);
       free(s);
+      json_decref(doc);
     } else {
       printf("%-32s %-16s %8s %8s  %s\n", "NAME", "RUNTIME", "MEMORY", "TIMEOUT", "LAST MODIFIED");
       size_t i;

@@ -195,6 +195,7 @@ static int fn_cmp(const void *a, const void *b) {
 }
 
 ll_function_t *ll_function_find(ll_engine_t *e, const char *name) {
+  if (e->nfns == 0) return NULL;
   ll_function_t key = {.name = (char *)name}, *kp = &key;
   ll_function_t **f = bsearch(&kp, e->fns, e->nfns, sizeof *e->fns, fn_cmp);
   return f ? *f : NULL;
@@ -217,7 +218,7 @@ static void function_remove(ll_engine_t *e, ll_function_t *fn) {
 
 size_t ll_function_list(ll_engine_t *e, ll_function_t ***out) {
   *out = ll_malloc(e->nfns * sizeof **out);
-  memcpy(*out, e->fns, e->nfns * sizeof **out);
+  if (e->nfns) memcpy(*out, e->fns, e->nfns * sizeof **out);
   return e->nfns;
 }
 

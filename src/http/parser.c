@@ -13,8 +13,8 @@
 #include "core/mem.h"
 
 #define DEFAULT_MAX_HEAD_BYTES (64 * 1024)
-#define MAX_EMPTY_LINES 4       /* tolerated before a request line (RFC 9112 section 2.2) */
-#define MAX_CHUNK_LINE 4096     /* chunk-size line with extensions (aws-chunked signatures) */
+#define MAX_EMPTY_LINES 4   /* tolerated before a request line (RFC 9112 section 2.2) */
+#define MAX_CHUNK_LINE 4096 /* chunk-size line with extensions (aws-chunked signatures) */
 #define MAX_CHUNKED_TOTAL INT64_MAX
 
 enum {

@@ -159,14 +159,14 @@ def test_create_rejects_reserved_environment_variable(lam):
 
 
 def test_get_function_and_configuration(lam, functions):
-    name = functions.echo(memory=192, timeout=4, env={"A": "1"})
+    name = functions.echo(memory=192, timeout=4, env={"KEY_A": "1"})
     cfg = lam.get_function_configuration(FunctionName=name)
     assert cfg["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert cfg["FunctionName"] == name
     assert cfg["FunctionArn"] == function_arn(name)
     assert cfg["MemorySize"] == 192
     assert cfg["Timeout"] == 4
-    assert cfg["Environment"] == {"Variables": {"A": "1"}}
+    assert cfg["Environment"] == {"Variables": {"KEY_A": "1"}}
     assert cfg["State"] == "Active"
     assert cfg["CodeSha256"] == code_sha256(echo_zip())
 

@@ -36,9 +36,9 @@ static void check_fields(const ll_http_head_t *h, size_t from) {
     if (!kv->name || !kv->value || kv->name_len == 0) abort();
     if (strlen(kv->name) != kv->name_len || strlen(kv->value) != kv->value_len) abort();
     if (memchr(kv->name, ':', kv->name_len) || memchr(kv->name, ' ', kv->name_len)) abort();
-    if (kv->value_len && (kv->value[0] == ' ' || kv->value[0] == '\t' ||
-                          kv->value[kv->value_len - 1] == ' ' ||
-                          kv->value[kv->value_len - 1] == '\t'))
+    if (kv->value_len &&
+        (kv->value[0] == ' ' || kv->value[0] == '\t' || kv->value[kv->value_len - 1] == ' ' ||
+         kv->value[kv->value_len - 1] == '\t'))
       abort();
   }
 }
@@ -137,9 +137,8 @@ static uint64_t run(const uint8_t *in, size_t size, const ll_http_limits_t *lim,
           break;
         case LL_HTTP_DONE:
           if (!in_message) abort();
-          if (!h->chunked && (used != 0 || body != (uint64_t)(h->content_length > 0
-                                                                  ? h->content_length
-                                                                  : 0)))
+          if (!h->chunked &&
+              (used != 0 || body != (uint64_t)(h->content_length > 0 ? h->content_length : 0)))
             abort();
           if (!h->chunked && h->ntrailers) abort();
           check_fields(h, h->nheaders - h->ntrailers);
@@ -151,7 +150,12 @@ static uint64_t run(const uint8_t *in, size_t size, const ll_http_limits_t *lim,
         case LL_HTTP_ERROR: {
           if (used != 0 || !ev.message) abort();
           switch (ev.status) {
-            case 400: case 413: case 414: case 431: case 501: case 505:
+            case 400:
+            case 413:
+            case 414:
+            case 431:
+            case 501:
+            case 505:
               break;
             default:
               abort();
