@@ -45,7 +45,7 @@ EXAMPLES := $(patsubst examples/%/bootstrap.c,$(BUILD)/examples/%/bootstrap,$(wi
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCHES := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps check unit e2e demo bench fuzz fuzz-build clean format
+.PHONY: all deps check unit e2e runtime-tests demo bench fuzz fuzz-build clean format
 all: $(BUILD)/lambdalite $(BUILD)/unit-tests $(RT_LIB) $(EXAMPLES) $(BENCHES)
 
 # V=1 shows the full commands.
@@ -97,15 +97,21 @@ deps:
 unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
 
+# The runtime library against a fake Runtime API (runtime/tests).
+runtime-tests: all
+	SANITIZE=$(SANITIZE) bash runtime/tests/run.sh
+
 e2e: all
 	LAMBDALITE_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) runtime-tests
 	$(MAKE) e2e
 	$(MAKE) SANITIZE=address,undefined all
 	$(MAKE) SANITIZE=address,undefined unit
+	$(MAKE) SANITIZE=address,undefined runtime-tests
 	$(MAKE) SANITIZE=address,undefined e2e
 	$(MAKE) fuzz FUZZ_TIME=10
 
@@ -130,7 +136,7 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	$(call say,FUZZ,$@)
-	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 fuzz-build: $(FUZZ_TARGETS)
 

@@ -376,7 +376,8 @@ static int rt_open(rt_t **out) {
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(c, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "lambdalite-runtime/1");
+  /* No CURLOPT_USERAGENT: curl formats it with its own printf on every request (~9% of a warm
+   * invoke's instructions in callgrind). */
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, rt_on_body);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, rt_on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, rt);
@@ -392,7 +393,8 @@ static int rt_perform(rt_t *rt, const char *what, long *status) {
   *status = 0;
   CURLcode rc = curl_easy_perform(rt->curl);
   if (rc != CURLE_OK) {
-    fprintf(stderr, RT_LOG "%s: %s\n", what, rt->curl_err[0] ? rt->curl_err : curl_easy_strerror(rc));
+    const char *msg = rt->curl_err[0] ? rt->curl_err : curl_easy_strerror(rc);
+    fprintf(stderr, RT_LOG "%s: %s\n", what, msg);
     return -EIO;
   }
   curl_easy_getinfo(rt->curl, CURLINFO_RESPONSE_CODE, status);

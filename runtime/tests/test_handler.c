@@ -73,9 +73,9 @@ static int handle(const ll_invocation *in, ll_response *out) {
   }
   if (strcmp(p, "fail-escape") == 0) {
     ll_response_set(out, "discarded", 9); /* the error replaces it */
-    ll_response_error(out, "Bad\r\nType\x01", "quote\" back\\ nl\n tab\t ctl\x01\x1f del\x7f "
-                                              "bad\xff\xc0\xaf sur\xed\xa0\x80 ok\xc3\xa9\xe2\x82\xac"
-                                              "\xf0\x9f\x98\x80 cut\xe2\x82");
+    ll_response_error(out, "Bad\r\nType\x01",
+                      "quote\" back\\ nl\n tab\t ctl\x01\x1f del\x7f bad\xff\xc0\xaf "
+                      "sur\xed\xa0\x80 ok\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 cut\xe2\x82");
     CHECK(ll_response_set(out, "x", 1) == -EALREADY);
     CHECK(ll_response_printf(out, "x") == -EALREADY);
     return 0; /* an error set by ll_response_error wins over a 0 return */

@@ -455,8 +455,11 @@ static void on_invoked(void *ud, const ll_invoke_result_t *res) {
     return;
   }
   ll_buf_t h = LL_BUF_INIT;
-  ll_buf_printf(&h, "Content-Type: %s\r\nx-amzn-RequestId: %s\r\nX-Amz-Executed-Version: $LATEST\r\n",
-                res->content_type, res->request_id);
+  /* AWS answers buffered invokes as application/json whatever type the runtime posted. */
+  ll_buf_printf(&h,
+                "Content-Type: application/json\r\nx-amzn-RequestId: %s\r\n"
+                "X-Amz-Executed-Version: $LATEST\r\n",
+                res->request_id);
   if (res->status == LL_INVOKE_FUNCTION_ERROR) ll_buf_puts(&h, "X-Amz-Function-Error: Unhandled\r\n");
   if (res->log_tail) {
     char *b64 = ll_base64_encode(res->log_tail, res->log_tail_len);
