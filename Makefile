@@ -45,6 +45,9 @@ EXAMPLES := $(patsubst examples/%/bootstrap.c,$(BUILD)/examples/%/bootstrap,$(wi
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCHES := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
+# Keep intermediate objects (the fuzz build links them into several targets).
+.SECONDARY:
+
 .PHONY: all deps check unit e2e runtime-tests demo bench fuzz fuzz-build clean format
 all: $(BUILD)/lambdalite $(BUILD)/unit-tests $(RT_LIB) $(EXAMPLES) $(BENCHES)
 
