@@ -98,6 +98,8 @@ struct ll_instance {
   ll_log_stream_t *log;
   ll_buf_t line;                      /* partial output line */
   int invocations;
+  int rss_mb;                         /* peak RSS last read from /proc, and when */
+  uint64_t rss_read_ns;
   char last_request_id[37];           /* of the last completed event (a second result is 403) */
 };
 
@@ -139,8 +141,9 @@ ll_instance_t *ll__instance_spawn(ll_engine_t *e, ll_function_t *fn, ll_invocati
 void ll__instance_kill(ll_instance_t *inst);
 /* Reads whatever output is pending (called before END so lines land in order). */
 void ll__instance_drain_output(ll_instance_t *inst);
-/* Peak RSS in MB of the instance's process. */
-int ll__instance_max_rss_mb(const ll_instance_t *inst);
+/* Peak RSS in MB of the instance's process (re-read from /proc at most every 100 ms: the
+ * read costs more than the rest of a warm invoke's bookkeeping). */
+int ll__instance_max_rss_mb(ll_instance_t *inst);
 /* Writes one log line for the instance (and into its invocation's tail). */
 void ll__instance_log(ll_instance_t *inst, const char *line, size_t len);
 

@@ -68,17 +68,21 @@ static void on_output(uv_poll_t *p, int status, int events) {
   if (status < 0 || (events & UV_DISCONNECT)) uv_poll_stop(p);
 }
 
-int ll__instance_max_rss_mb(const ll_instance_t *inst) {
+int ll__instance_max_rss_mb(ll_instance_t *inst) {
+  uint64_t now = ll_mono_ns();
+  if (inst->rss_mb && now - inst->rss_read_ns < 100 * 1000000ull) return inst->rss_mb;
+  inst->rss_read_ns = now;
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/status", (int)inst->pid);
   FILE *f = fopen(path, "re");
-  if (!f) return 0;
+  if (!f) return inst->rss_mb; /* gone: the last figure read stands */
   char line[256];
   long kb = 0;
   while (fgets(line, sizeof line, f))
     if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
   fclose(f);
-  return (int)((kb + 1023) / 1024);
+  if (kb > 0) inst->rss_mb = (int)((kb + 1023) / 1024);
+  return inst->rss_mb;
 }
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
