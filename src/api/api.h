@@ -36,8 +36,12 @@ enum ll_api_proto {
 };
 
 /* Verifies the request's SigV4 signature against the engine's keys. On failure answers req
- * (403/400 in the protocol's shape) and returns -1; the caller must not touch req then. */
+ * (403/400 in the protocol's shape) and returns -1; the caller must not touch req then. On
+ * success the region of the credential scope is remembered for ll_api_region. */
 int ll_api_authenticate(ll_http_req_t *req, enum ll_api_proto proto);
+/* The region the request was signed for (ARNs in answers use it), or the engine's default
+ * before authentication. */
+const char *ll_api_region(const ll_http_req_t *req);
 
 /* Answers with an AWS error: status, code (e.g. "ResourceNotFoundException"), message. */
 void ll_api_error(ll_http_req_t *req, enum ll_api_proto proto, int status, const char *code,

@@ -75,6 +75,11 @@ void ll_api_engine_error(ll_http_req_t *req, const ll_err_t *err) {
   ll_api_error(req, LL_PROTO_REST_JSON, status, code, "%s", err->msg);
 }
 
+const char *ll_api_region(const ll_http_req_t *req) {
+  return req->app ? (const char *)req->app
+                  : ll_engine_region(((ll_api_ctx_t *)req->listener_data)->engine);
+}
+
 static const char *secret_of(void *ud, const char *access_key) {
   return ll_engine_secret(ud, access_key);
 }
@@ -104,7 +109,12 @@ int ll_api_authenticate(ll_http_req_t *req, enum ll_api_proto proto) {
   };
   ll_sigv4_result_t res;
   memset(&res, 0, sizeof res);
-  if (ll_sigv4_verify(&sr, secret_of, ctx->engine, time(NULL), MAX_SKEW_S, &res) == 0) return 0;
+  if (ll_sigv4_verify(&sr, secret_of, ctx->engine, time(NULL), MAX_SKEW_S, &res) == 0) {
+    char *region = ll_strdup(res.region);
+    free(req->app);
+    req->app = region;
+    return 0;
+  }
   ll_api_error(req, proto, res.status ? res.status : 403,
                res.code ? res.code : "InvalidSignatureException", "%s", res.message);
   return -1;

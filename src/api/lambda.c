@@ -48,8 +48,10 @@ static int parse_function_name(ll_http_req_t *req, const char *in, char *name, s
   return 0;
 }
 
-/* Finds the function named by the path parameter (and ?Qualifier=); answers 404 when absent. */
-static ll_function_t *find_function(ll_http_req_t *req, const char *param, bool for_invoke) {
+/* Finds the function named by the path parameter (and ?Qualifier=); answers 404 when absent.
+ * The qualifier used ("" when none) goes to qual_out (160 bytes) when non-NULL. */
+static ll_function_t *find_function_q(ll_http_req_t *req, const char *param, bool for_invoke,
+                                      char *qual_out) {
   ll_engine_t *e = engine_of(req);
   char name[160], qual[160];
   if (parse_function_name(req, param, name, sizeof name, qual, sizeof qual) < 0) return NULL;
@@ -65,27 +67,34 @@ static ll_function_t *find_function(ll_http_req_t *req, const char *param, bool 
   if (!fn || (qual[0] && strcmp(qual, "$LATEST") != 0)) {
     if (qual[0] || for_invoke)
       ll_api_error(req, REST, 404, "ResourceNotFoundException",
-                   "Function not found: arn:aws:lambda:%s:%s:function:%s:%s", ll_engine_region(e),
+                   "Function not found: arn:aws:lambda:%s:%s:function:%s:%s", ll_api_region(req),
                    ll_engine_account(e), name, qual[0] ? qual : "$LATEST");
     else
       ll_api_error(req, REST, 404, "ResourceNotFoundException",
-                   "Function not found: arn:aws:lambda:%s:%s:function:%s", ll_engine_region(e),
+                   "Function not found: arn:aws:lambda:%s:%s:function:%s", ll_api_region(req),
                    ll_engine_account(e), name);
     return NULL;
   }
+  if (qual_out) memcpy(qual_out, qual, sizeof qual);
   return fn;
+}
+
+static ll_function_t *find_function(ll_http_req_t *req, const char *param, bool for_invoke) {
+  return find_function_q(req, param, for_invoke, NULL);
 }
 
 /* ---- FunctionConfiguration --------------------------------------------------------------- */
 
-json_t *ll_api_function_configuration(ll_engine_t *e, const ll_function_t *fn, bool qualified) {
+json_t *ll_api_function_configuration(ll_engine_t *e, const char *region, const ll_function_t *fn,
+                                      bool qualified) {
   json_t *c = json_object();
   json_t *cfg = fn->config;
   char lm[40];
   ll_format_lambda_time(fn->last_modified_ms, lm, sizeof lm);
   json_object_set_new(c, "FunctionName", json_string(fn->name));
   json_object_set_new(c, "FunctionArn",
-                      qualified ? json_sprintf("%s:$LATEST", fn->arn) : json_string(fn->arn));
+                      json_sprintf("arn:aws:lambda:%s:%s:function:%s%s", region,
+                                   ll_engine_account(e), fn->name, qualified ? ":$LATEST" : ""));
   static const char *const copy[] = {"Runtime", "Role", "Handler", "Description", NULL};
   for (int i = 0; copy[i]; i++) {
     json_t *v = json_object_get(cfg, copy[i]);
@@ -109,7 +118,12 @@ json_t *ll_api_function_configuration(ll_engine_t *e, const ll_function_t *fn, b
     json_t *arn;
     json_array_foreach(layers, i, arn) {
       ll_layer_version_t *lv = ll_layer_find_arn(e, json_string_value(arn));
-      json_array_append_new(out, json_pack("{s:O,s:I}", "Arn", arn, "CodeSize",
+      json_array_append_new(out, json_pack("{s:o,s:I}", "Arn",
+                                           lv ? json_sprintf("arn:aws:lambda:%s:%s:layer:%s:%d",
+                                                             region, ll_engine_account(e),
+                                                             lv->name, lv->version)
+                                              : json_copy(arn),
+                                           "CodeSize",
                                            (json_int_t)(lv ? json_integer_value(json_object_get(
                                                                  lv->info, "CodeSize"))
                                                            : 0)));
@@ -186,7 +200,7 @@ static void on_function_ready(void *ud, ll_function_t *fn, const ll_err_t *err) 
     return;
   }
   int status = req->route && strcmp(req->route->name, "CreateFunction") == 0 ? 201 : 200;
-  ll_api_json(req, status, ll_api_function_configuration(engine_of(req), fn, false), NULL);
+  ll_api_json(req, status, ll_api_function_configuration(engine_of(req), ll_api_region(req), fn, false), NULL);
 }
 
 static bool too_large(ll_http_req_t *req, const char *op, uint64_t limit) {
@@ -228,7 +242,7 @@ static void get_function(ll_http_req_t *req) {
   char *loc = ll_sprintf("http://%.*s/2015-03-31/functions/%s/code.zip", host ? (int)host->value_len : 9,
                          host ? host->value : "127.0.0.1", fn->name);
   json_t *doc = json_pack("{s:o,s:{s:s,s:s}}", "Configuration",
-                          ll_api_function_configuration(e, fn, false), "Code", "RepositoryType",
+                          ll_api_function_configuration(e, ll_api_region(req), fn, false), "Code", "RepositoryType",
                           "S3", "Location", loc);
   free(loc);
   json_t *tags = json_object_get(fn->config, "Tags");
@@ -239,7 +253,7 @@ static void get_function(ll_http_req_t *req) {
 static void get_function_configuration(ll_http_req_t *req) {
   if (ll_api_authenticate(req, REST) < 0) return;
   ll_function_t *fn = find_function(req, req->params[0], false);
-  if (fn) ll_api_json(req, 200, ll_api_function_configuration(engine_of(req), fn, false), NULL);
+  if (fn) ll_api_json(req, 200, ll_api_function_configuration(engine_of(req), ll_api_region(req), fn, false), NULL);
 }
 
 /* The value of query parameter `key` (decoded, heap) or NULL. */
@@ -267,7 +281,7 @@ static void list_functions(ll_http_req_t *req) {
   if (marker) /* the marker is the name of the last function of the previous page */
     while (i < n && strcmp(fns[i]->name, marker) <= 0) i++;
   for (; i < n && json_array_size(arr) < (size_t)maxn; i++)
-    json_array_append_new(arr, ll_api_function_configuration(e, fns[i], false));
+    json_array_append_new(arr, ll_api_function_configuration(e, ll_api_region(req), fns[i], false));
   json_t *doc = json_pack("{s:o}", "Functions", arr);
   if (i < n) json_object_set_new(doc, "NextMarker", json_string(fns[i - 1]->name));
   free(fns);
@@ -303,7 +317,7 @@ static void update_function_configuration(ll_http_req_t *req) {
   if (ll_function_update_config(engine_of(req), fn->name, doc, &out, &err) < 0)
     ll_api_engine_error(req, &err);
   else
-    ll_api_json(req, 200, ll_api_function_configuration(engine_of(req), out, false), NULL);
+    ll_api_json(req, 200, ll_api_function_configuration(engine_of(req), ll_api_region(req), out, false), NULL);
   json_decref(doc);
 }
 
@@ -359,8 +373,14 @@ static void get_function_code(ll_http_req_t *req) {
 
 static json_t *layer_json(ll_http_req_t *req, const ll_layer_version_t *lv, bool full) {
   json_t *info = lv->info;
-  json_t *doc = json_pack("{s:s,s:s,s:i}", "LayerArn", lv->arn, "LayerVersionArn",
-                          lv->version_arn, "Version", lv->version);
+  ll_engine_t *e = engine_of(req);
+  json_t *doc = json_pack("{s:o,s:o,s:i}", "LayerArn",
+                          json_sprintf("arn:aws:lambda:%s:%s:layer:%s", ll_api_region(req),
+                                       ll_engine_account(e), lv->name),
+                          "LayerVersionArn",
+                          json_sprintf("arn:aws:lambda:%s:%s:layer:%s:%d", ll_api_region(req),
+                                       ll_engine_account(e), lv->name, lv->version),
+                          "Version", lv->version);
   static const char *const copy[] = {"Description", "CreatedDate", "CompatibleRuntimes",
                                      "LicenseInfo", "CompatibleArchitectures", NULL};
   for (int i = 0; copy[i]; i++)
@@ -369,7 +389,6 @@ static json_t *layer_json(ll_http_req_t *req, const ll_layer_version_t *lv, bool
     json_object_set_new(doc, "Content",
                         json_pack("{s:O,s:O}", "CodeSha256", json_object_get(info, "CodeSha256"),
                                   "CodeSize", json_object_get(info, "CodeSize")));
-  (void)req;
   return doc;
 }
 
@@ -426,9 +445,10 @@ static void list_layers(ll_http_req_t *req) {
   json_t *arr = json_array();
   for (size_t i = 0; i < n; i++) {
     if (i > 0 && strcmp(lvs[i]->name, lvs[i - 1]->name) == 0) continue; /* newest only */
-    json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "LayerName", lvs[i]->name, "LayerArn",
-                                         lvs[i]->arn, "LatestMatchingVersion",
-                                         layer_json(req, lvs[i], false)));
+    json_t *latest = layer_json(req, lvs[i], false);
+    json_array_append_new(arr, json_pack("{s:s,s:O,s:o}", "LayerName", lvs[i]->name, "LayerArn",
+                                         json_object_get(latest, "LayerArn"),
+                                         "LatestMatchingVersion", latest));
   }
   free(lvs);
   ll_api_json(req, 200, json_pack("{s:o}", "Layers", arr), NULL);
@@ -475,7 +495,8 @@ static void on_invoked(void *ud, const ll_invoke_result_t *res) {
 static void invoke(ll_http_req_t *req) {
   if (too_large(req, "InvokeFunction", LL_SYNC_PAYLOAD_MAX) || ll_api_authenticate(req, REST) < 0)
     return;
-  ll_function_t *fn = find_function(req, req->params[0], true);
+  char qual[160];
+  ll_function_t *fn = find_function_q(req, req->params[0], true, qual);
   if (!fn) return;
   const ll_http_head_t *h = req->head;
   ll_autofree char *type = header_dup(h, "x-amz-invocation-type");
@@ -533,7 +554,12 @@ static void invoke(ll_http_req_t *req) {
   }
   size_t len;
   char *payload = ll_buf_steal(&req->body, &len);
+  char invoked_arn[400];
+  snprintf(invoked_arn, sizeof invoked_arn, "arn:aws:lambda:%s:%s:function:%s%s%s",
+           ll_api_region(req), ll_engine_account(engine_of(req)), fn->name, qual[0] ? ":" : "",
+           qual);
   ll_invoke_opts_t opts = {
+      .invoked_arn = invoked_arn,
       .want_log_tail = !async && log_type && strcmp(log_type, "Tail") == 0,
       .async = async,
       .trace_header = trace,

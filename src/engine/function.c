@@ -776,9 +776,20 @@ ll_layer_version_t *ll_layer_find(ll_engine_t *e, const char *name, int version)
 }
 
 ll_layer_version_t *ll_layer_find_arn(ll_engine_t *e, const char *arn) {
-  for (size_t i = 0; i < e->nlayers; i++)
-    if (strcmp(e->layers[i]->version_arn, arn) == 0) return e->layers[i];
-  return NULL;
+  /* arn:aws:lambda:<region>:<account>:layer:<name>:<version>; layers are shared by every
+   * region the daemon answers for, so the region is not compared. */
+  const char *p = strstr(arn, ":layer:");
+  if (strncmp(arn, "arn:", 4) != 0 || !p) return NULL;
+  p += 7;
+  const char *colon = strrchr(p, ':');
+  if (!colon || colon == p || !colon[1]) return NULL;
+  char *end;
+  long version = strtol(colon + 1, &end, 10);
+  if (*end || version <= 0) return NULL;
+  char name[160];
+  snprintf(name, sizeof name, "%.*s", (int)(colon - p), p);
+  ll_layer_version_t *lv = ll_layer_find(e, name, (int)version);
+  return lv;
 }
 
 size_t ll_layer_list(ll_engine_t *e, const char *name, ll_layer_version_t ***out) {

@@ -113,6 +113,7 @@ static const char *date_now(void) {
 
 static void req_free(ll_http_req_t *req) {
   ll_buf_free(&req->body);
+  free(req->app);
   for (int i = 0; i < LL_HTTP_MAX_PARAMS; i++) free(req->params[i]);
   free(req);
 }

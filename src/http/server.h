@@ -33,6 +33,7 @@ struct ll_http_req {
   void *listener_data;         /* the ud given to ll_http_listen */
   char remote[64];             /* peer address "127.0.0.1:5555" */
   uint64_t start_ns;           /* when the head arrived (monotonic) */
+  void *app;                   /* the handler's own per-request data; free()d with the request */
   /* private */
   ll_http_conn_t *conn;        /* NULL once the client has gone */
   void (*on_abort)(ll_http_req_t *req, void *ud);

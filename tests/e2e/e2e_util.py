@@ -329,14 +329,14 @@ def check_billing(report):
 _SESSION = boto3.session.Session()
 
 
-def make_lambda_client(endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, validate=True):
-    """A boto3 Lambda client for the daemon: us-east-1, no retries, 60 s read timeout.
+def make_lambda_client(endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, validate=True, region=REGION):
+    """A boto3 Lambda client for the daemon: us-east-1 (or `region`), no retries, 60 s read timeout.
     validate=False turns off botocore's client-side parameter checks (to reach the daemon
     with out-of-range values)."""
     return _SESSION.client(
         "lambda",
         endpoint_url=endpoint,
-        region_name=REGION,
+        region_name=region,
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
         config=botocore.config.Config(

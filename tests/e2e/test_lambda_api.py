@@ -567,3 +567,22 @@ def test_invoke_by_function_arn(lam, functions):
     inv = invoke(lam, function_arn(name))
     assert inv.status == 200
     assert "pid" in inv.json()
+
+
+def test_arns_carry_the_region_the_request_was_signed_for(daemon, functions):
+    # The issue: "ARNs in AWS form with a fixed account id and the request's region".
+    from e2e_util import make_lambda_client
+
+    eu = make_lambda_client(daemon.endpoint, region="eu-west-1")
+    name = functions.shell(
+        """
+printf '"%s"' "$(header Lambda-Runtime-Invoked-Function-Arn)" | respond
+"""
+    )
+    cfg = eu.get_function_configuration(FunctionName=name)
+    assert cfg["FunctionArn"] == f"arn:aws:lambda:eu-west-1:000000000000:function:{name}"
+    out = eu.invoke(FunctionName=name, Payload=b"{}")
+    assert json.loads(out["Payload"].read()) == f"arn:aws:lambda:eu-west-1:000000000000:function:{name}"
+    with pytest.raises(ClientError) as e:
+        eu.get_function(FunctionName="no-such-function-here")
+    assert "arn:aws:lambda:eu-west-1:000000000000:function:no-such-function-here" in str(e.value)
