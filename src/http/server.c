@@ -49,6 +49,7 @@ struct ll_http_conn {
   bool close_after_write;
   bool in_process;       /* process() is on the stack: answer without recursing */
   bool reading;
+  bool started;          /* bytes of the next request have arrived (the parser holds them) */
   char remote[64];
 };
 
@@ -190,6 +191,7 @@ static void request_finished(ll_http_conn_t *c) {
     return;
   }
   ll_http_parser_reset(&c->parser);
+  c->started = false;
   c->state = READING_HEAD;
   if (!c->in_process) process(c);
 }
@@ -288,14 +290,14 @@ static void timer_restart(ll_http_conn_t *c) {
     uv_timer_stop(&c->timer);
     return;
   }
-  uint64_t ms = (c->state == READING_HEAD && c->in.len == 0) ? ll_http_settings.idle_timeout_ms
-                                                             : ll_http_settings.head_timeout_ms;
+  uint64_t ms = (c->state == READING_HEAD && !c->started) ? ll_http_settings.idle_timeout_ms
+                                                           : ll_http_settings.head_timeout_ms;
   uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
 static void on_timer(uv_timer_t *t) {
   ll_http_conn_t *c = t->data;
-  if (c->state == READING_HEAD && c->in.len == 0)
+  if (c->state == READING_HEAD && !c->started)
     conn_close(c);
   else if (c->state != WAITING_RESPONSE)
     protocol_error(c, 408, "request not received in time");
@@ -367,6 +369,7 @@ static void process(ll_http_conn_t *c) {
     ll_http_event_t ev = {0};
     int r = ll_http_parse(&c->parser, c->in.data + off, c->in.len - off, &used, &ev);
     off += used;
+    if (used) c->started = true;
     if (r == LL_HTTP_NEED_MORE) break;
     if (r == LL_HTTP_ERROR) {
       protocol_error(c, ev.status, ev.message ? ev.message : "malformed request");
