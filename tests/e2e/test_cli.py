@@ -3,6 +3,7 @@ logs, --help, endpoint and credential resolution."""
 
 import json
 import queue
+import re
 import threading
 import time
 import uuid
@@ -362,3 +363,28 @@ def test_credentials_from_aws_environment(cli, echo_name):
     bad = cli("list", env={"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "wrong-secret"}, check=False)
     assert bad.returncode != 0
     assert "signature" in combined(bad).lower()
+
+
+def test_aws_logs_filter_log_events_reads_the_same_lines(aws, lam, logging_fn):
+    # The CloudWatch Logs read side: `aws logs filter-log-events` on /aws/lambda/NAME.
+    marker = uuid.uuid4().hex
+    rid = invoke(lam, logging_fn, {"marker": marker}).request_id
+    group = f"/aws/lambda/{logging_fn}"
+
+    def events():
+        out = aws("logs", "filter-log-events", "--log-group-name", group)
+        msgs = [e["message"] for e in out["events"]]
+        return out if any(m.startswith(f"REPORT RequestId: {rid}") for m in msgs) else None
+
+    out = wait_until(events, timeout=10, interval=0.2, message="REPORT via filter-log-events")
+    msgs = [e["message"] for e in out["events"]]
+    assert f"START RequestId: {rid} Version: $LATEST" in msgs
+    assert f"function stdout {marker}" in msgs
+    streams = {e["logStreamName"] for e in out["events"]}
+    assert all(re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", s) for s in streams), streams
+    stamps = [e["timestamp"] for e in out["events"]]
+    assert stamps == sorted(stamps)
+    filtered = aws("logs", "filter-log-events", "--log-group-name", group, "--filter-pattern", marker)
+    assert [e["message"] for e in filtered["events"]] == [f"function stdout {marker}", f"function stderr {marker}"]
+    missing = aws("logs", "filter-log-events", "--log-group-name", "/aws/lambda/nope-nothing", check=False)
+    assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
