@@ -531,6 +531,8 @@ static void code_done(uv_work_t *w, int status) {
   ll_engine_t *e = j->e;
   ll_function_t *fn = NULL;
   if (j->err.code == 0 && status < 0) ll_err_set(&j->err, LL_E_INTERNAL, "extraction cancelled");
+  if (j->err.code == 0 && e->closing)
+    ll_err_set(&j->err, LL_E_INTERNAL, "the daemon is shutting down; nothing was changed");
   if (j->err.code == 0 && j->config) {
     /* CreateFunction: the name may have been taken while we extracted. */
     if (ll_function_find(e, j->name)) {
@@ -595,6 +597,7 @@ static void code_done(uv_work_t *w, int status) {
   if (j->err.code != 0 && j->rev_dir) ll__rmtree(j->rev_dir);
   j->cb(j->ud, fn, j->err.code ? &j->err : NULL);
   code_job_free(j);
+  ll__engine_unref(e);
 }
 
 static code_job_t *code_job_new(ll_engine_t *e, const char *name, uint8_t *zip, size_t zip_len,
@@ -644,6 +647,7 @@ int ll_function_create(ll_engine_t *e, json_t *config, uint8_t *zip, size_t zip_
   json_object_del(config, "Code");
   json_object_del(config, "Publish");
   j->config = config;
+  e->refs++; /* the job outlives a shutdown that starts while it runs */
   uv_queue_work(e->loop, &j->work, code_work, code_done);
   return 0;
 }
@@ -667,6 +671,7 @@ int ll_function_update_code(ll_engine_t *e, const char *name, uint8_t *zip, size
     return -1;
   }
   code_job_t *j = code_job_new(e, name, zip, zip_len, cb, ud);
+  e->refs++; /* the job outlives a shutdown that starts while it runs */
   uv_queue_work(e->loop, &j->work, code_work, code_done);
   return 0;
 }
@@ -847,8 +852,11 @@ static void layer_work(uv_work_t *w) {
 
 static void layer_done(uv_work_t *w, int status) {
   layer_job_t *j = w->data;
+  ll_engine_t *e = j->e;
   ll_layer_version_t *lv = NULL;
   if (j->err.code == 0 && status < 0) ll_err_set(&j->err, LL_E_INTERNAL, "extraction cancelled");
+  if (j->err.code == 0 && e->closing)
+    ll_err_set(&j->err, LL_E_INTERNAL, "the daemon is shutting down; nothing was changed");
   if (j->err.code == 0) {
     ll_layer_version_t *latest = ll_layer_find(j->e, j->name, 0);
     if (latest && latest->version >= j->version) {
@@ -881,6 +889,7 @@ static void layer_done(uv_work_t *w, int status) {
   free(j->zip);
   free(j->dir);
   free(j);
+  ll__engine_unref(e);
 }
 
 int ll_layer_publish(ll_engine_t *e, const char *name, json_t *info, uint8_t *zip, size_t zip_len,
@@ -907,6 +916,7 @@ int ll_layer_publish(ll_engine_t *e, const char *name, json_t *info, uint8_t *zi
   j->cb = cb;
   j->ud = ud;
   j->work.data = j;
+  e->refs++;
   uv_queue_work(e->loop, &j->work, layer_work, layer_done);
   return 0;
 }
