@@ -22,7 +22,7 @@ SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 OPT ?= -O1
 endif
 
-PKGS := libuv openssl jansson sqlite3 libarchive libcurl
+PKGS := libuv openssl jansson sqlite3 libarchive libcurl libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -39,7 +39,8 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o)
 RT_SRCS := $(sort $(wildcard runtime/*.c))
 RT_OBJS := $(RT_SRCS:%.c=$(BUILD)/obj/%.o)
 RT_LIB := $(BUILD)/liblambdalite-runtime.a
-RT_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
+# What a function links after the runtime library: nothing, it needs only libc.
+RT_LIBS :=
 
 EXAMPLES := $(patsubst examples/%/bootstrap.c,$(BUILD)/examples/%/bootstrap,$(wildcard examples/*/bootstrap.c))
 BENCH_SRCS := $(sort $(wildcard bench/*.c))

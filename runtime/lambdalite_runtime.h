@@ -12,7 +12,7 @@
  *
  * Errors: every function returns 0 on success or a negative errno value. Allocation failure
  * aborts the process. The library is single-threaded: call it from one thread only.
- * Link: liblambdalite-runtime.a, then `pkg-config --libs libcurl`.
+ * Link: liblambdalite-runtime.a; nothing else but libc (no libcurl: the HTTP client is built in).
  */
 #ifndef LAMBDALITE_RUNTIME_H
 #define LAMBDALITE_RUNTIME_H
@@ -69,16 +69,19 @@ long long ll_remaining_ms(const ll_invocation *in);
 typedef int (*ll_handler)(const ll_invocation *in, ll_response *out);
 
 /* Runs the invocation loop: GET /next -> handler -> POST /response or /error, forever, over
- * one keep-alive connection. Never returns while the Runtime API works. Returns -EINVAL if
- * AWS_LAMBDA_RUNTIME_API is unset, or -EIO / -EPROTO after an unrecoverable Runtime API failure:
- * /next failed 3 times in a row (transport error or a status other than 200), a result could not
- * be sent, or a post was answered 500. Other non-202 answers to a post (400, 403, 413) are logged
- * to stderr and the loop goes on. The caller should exit non-zero. */
+ * one keep-alive connection (reopened, and the request resent once, if the platform closed it
+ * while idle). Never returns while the Runtime API works. Returns -EINVAL if
+ * AWS_LAMBDA_RUNTIME_API is unset or not host:port, -EIO if its host does not resolve, or -EIO /
+ * -EPROTO after an unrecoverable Runtime API failure: /next failed 3 times in a row (transport
+ * error, malformed answer, or a status other than 200), a result could not be sent, or a post
+ * was answered 500. Other non-202 answers to a post (400, 403, 413) are logged to stderr and the
+ * loop goes on. The caller should exit non-zero. */
 int ll_runtime_main(ll_handler handler);
 
 /* Reports a failed initialisation: posts the error JSON (as for ll_response_error) to
  * /runtime/init/error. Call it before ll_runtime_main(), then exit non-zero. Returns 0 when the
- * platform answered 202, -EINVAL without AWS_LAMBDA_RUNTIME_API, -EIO or -EPROTO otherwise. */
+ * platform answered 202, -EINVAL without a usable AWS_LAMBDA_RUNTIME_API, -EIO or -EPROTO
+ * otherwise. */
 int ll_runtime_init_error(const char *error_type, const char *error_message);
 
 #ifdef __cplusplus

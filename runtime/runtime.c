@@ -1,27 +1,41 @@
 /* liblambdalite-runtime: the Lambda Runtime API client loop (contract in lambdalite_runtime.h).
  *
- * One libcurl easy handle lives for the whole process, so every request rides one keep-alive
- * connection (curl reconnects by itself if the platform closed it). A warm invoke allocates
- * nothing of its own: the payload, the header values, the URL, the response and the trace
- * variable live in buffers that only ever grow (libcurl still allocates internally per request).
+ * The HTTP/1.1 client is written for exactly this job and needs only libc: one blocking,
+ * keep-alive TCP connection to $AWS_LAMBDA_RUNTIME_API (resolved once), one request at a time.
+ * A warm invoke is four system calls: sendmsg + recv for /next, sendmsg + recv for the post.
+ * Every request goes out in one sendmsg (head and body as two iovecs); answers are read into a
+ * receive buffer, with large bodies read straight into their final buffer. Nothing is allocated
+ * per invoke: the payload, the header values, the request heads, the response and the trace
+ * variable live in buffers that only ever grow.
  *
  * This file must not include anything from src/: functions link only this library.
  */
 #include "lambdalite_runtime.h"
 
-#include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RT_LOG "lambdalite-runtime: "
-#define RT_NEXT_TRIES 3                    /* consecutive /next failures before giving up */
-#define RT_RESERVE_MAX ((size_t)64 << 20)  /* trust Content-Length up to this for pre-sizing */
+#define RT_NEXT_TRIES 3                /* consecutive /next failures before giving up */
+#define RT_CONNECT_MS 1000             /* connect timeout, as the AWS C++ client's */
+#define RT_HEAD_MAX ((size_t)64 << 10) /* an answer's status line + header fields; its trailers */
+#define RT_BODY_MAX ((size_t)16 << 20) /* an answer's body: /next payloads are <= 6 MiB + 100 */
+#define RT_IN_SIZE ((size_t)16 << 10)  /* receive buffer: a warm answer arrives in one recv */
+#define RT_BASE "/2018-06-01"
 #define RT_TRACE_VAR "_X_AMZN_TRACE_ID"
 
 /* ---- growable buffers ------------------------------------------------------------------- */
@@ -251,74 +265,493 @@ static const struct {
     [HDR_DEADLINE] = RT_STR("deadline-ms"),
 };
 
+/* Case-insensitive comparison of a header name (not NUL-terminated) with a literal. */
+#define NAME_IS(name, len, lit) \
+  ((len) == sizeof(lit) - 1 && strncasecmp((name), (lit), sizeof(lit) - 1) == 0)
+
 typedef struct rt {
-  CURL *curl; /* owned; the one easy handle, hence the one keep-alive connection */
-  rt_buf_t base;     /* "http://<AWS_LAMBDA_RUNTIME_API>/2018-06-01" */
-  rt_buf_t next_url; /* base + "/runtime/invocation/next" */
-  rt_buf_t url;      /* scratch: the URL of the current post */
-  rt_buf_t payload;  /* body of the last /next answer */
-  rt_buf_t reply;    /* body of the last post's answer, for diagnostics */
+  int fd;                   /* owned; the keep-alive connection, or -1 between connections */
+  struct addrinfo *addrs;   /* owned; AWS_LAMBDA_RUNTIME_API, resolved once */
+  struct addrinfo *addr_ok; /* the address of the last successful connect: tried first */
+  rt_buf_t api;             /* "host:port" as given: the Host header, logs */
+  rt_buf_t next_head;       /* the whole GET /next request, built once */
+  rt_buf_t path;            /* scratch: the path of the current post, after RT_BASE */
+  rt_buf_t head;            /* scratch: the head of the current post */
+  rt_buf_t in;              /* received bytes; in.data[in_pos..in.len) not consumed yet */
+  size_t in_pos;
+  int answer_started;       /* a byte of the current answer has arrived */
+  rt_buf_t payload;         /* body of the last /next answer */
+  rt_buf_t reply;           /* body of the last post's answer, for diagnostics */
   rt_buf_t hdr[HDR__COUNT];
-  unsigned hdr_seen; /* bit per HDR_* present in the last /next answer */
-  int in_next;       /* headers are parsed only while /next runs */
-  char *trace_env;   /* owned; "_X_AMZN_TRACE_ID=..." handed to putenv(), so it is in environ */
+  unsigned hdr_seen;        /* bit per HDR_* present in the last /next answer */
+  char *trace_env;          /* owned; "_X_AMZN_TRACE_ID=..." handed to putenv(), so in environ */
   size_t trace_env_cap;
-  /* Header lists built by hand (struct curl_slist is public) so posts allocate nothing. */
-  struct curl_slist resp_hdrs[2];
-  struct curl_slist err_hdrs[3];
   ll_response resp;
-  char curl_err[CURL_ERROR_SIZE];
+  char err[256];            /* why the current request failed: "connecting to ...: ..." */
 } rt_t;
 
 static rt_t *rt_global; /* owned; created by the first call that needs the API */
 
-static size_t rt_on_body(char *data, size_t size, size_t n, void *ud) {
-  buf_append(ud, data, size * n);
-  return size * n;
+/* Records why the current request failed in rt->err; returns err (a negative errno). */
+static int rt_fail(rt_t *rt, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int rt_fail(rt_t *rt, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(rt->err, sizeof(rt->err), fmt, ap);
+  va_end(ap);
+  return err;
 }
 
-/* Runs for every header line of every answer; does real work only for /next answers. */
-static size_t rt_on_header(char *line, size_t size, size_t n, void *ud) {
-  rt_t *rt = ud;
-  size_t len = size * n, plen = sizeof(RT_HDR_PREFIX) - 1;
-  if (!rt->in_next || len <= plen) return len;
-  while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' ||
-                 line[len - 1] == '\t'))
-    len--;
-  const char *colon = memchr(line, ':', len);
-  if (!colon) return size * n;
-  const char *v = colon + 1, *end = line + len;
-  while (v < end && (*v == ' ' || *v == '\t')) v++;
+static long long rt_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
-  if ((line[0] | 0x20) == 'l' && strncasecmp(line, RT_HDR_PREFIX, plen) == 0) {
-    const char *name = line + plen;
-    size_t nlen = (size_t)(colon - name);
+/* Appends the decimal digits of v. */
+static void buf_put_size(rt_buf_t *b, size_t v) {
+  char tmp[24];
+  size_t i = sizeof(tmp);
+  do {
+    tmp[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
+/* ---- connection ---- */
+
+static void rt_disconnect(rt_t *rt) {
+  if (rt->fd >= 0) close(rt->fd);
+  rt->fd = -1;
+  rt->in.len = rt->in_pos = 0; /* bytes of a dead connection mean nothing on the next one */
+}
+
+/* Connects the non-blocking socket fd to ai, waiting until deadline (CLOCK_MONOTONIC ms), then
+ * makes it blocking: reads wait as long as they must (/next long-polls). 0 or -errno. */
+static int rt_connect_fd(int fd, const struct addrinfo *ai, long long deadline) {
+  if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+    /* EINTR leaves a non-blocking connect going, exactly like EINPROGRESS. */
+    if (errno != EINPROGRESS && errno != EINTR) return -errno;
+    for (;;) {
+      long long left = deadline - rt_now_ms();
+      struct pollfd p = {.fd = fd, .events = POLLOUT};
+      int n = left > 0 ? poll(&p, 1, (int)left) : 0;
+      if (n > 0) break;
+      if (n == 0) return -ETIMEDOUT;
+      if (errno != EINTR) return -errno;
+    }
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) return -errno;
+    if (soerr) return -soerr;
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) return -errno;
+  int one = 1; /* a request is one sendmsg and nothing follows it: no Nagle delay */
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) return -errno;
+  return 0;
+}
+
+static int rt_connect_addr(rt_t *rt, const struct addrinfo *ai, long long deadline) {
+  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+  int r = fd < 0 ? -errno : rt_connect_fd(fd, ai, deadline);
+  if (r < 0) {
+    if (fd >= 0) close(fd);
+    return rt_fail(rt, r, "connecting to %s: %s%s", rt->api.data, strerror(-r),
+                   r == -ETIMEDOUT ? " (1 s connect timeout)" : "");
+  }
+  rt->fd = fd;
+  return 0;
+}
+
+/* Opens the connection: the address that worked last time first, then the others in
+ * getaddrinfo's order ("localhost" may give ::1 before 127.0.0.1), all within RT_CONNECT_MS.
+ * 0, or -errno with rt->err set by the last address tried. */
+static int rt_connect(rt_t *rt) {
+  long long deadline = rt_now_ms() + RT_CONNECT_MS;
+  int r = rt_fail(rt, -EHOSTUNREACH, "connecting to %s: no address", rt->api.data);
+  if (rt->addr_ok && (r = rt_connect_addr(rt, rt->addr_ok, deadline)) == 0) return 0;
+  for (struct addrinfo *ai = rt->addrs; ai; ai = ai->ai_next) {
+    if (ai == rt->addr_ok) continue;
+    if ((r = rt_connect_addr(rt, ai, deadline)) == 0) {
+      rt->addr_ok = ai;
+      return 0;
+    }
+  }
+  return r;
+}
+
+/* Writes the request iov[0..n) (n <= 2), looping over short writes. sendmsg is writev with
+ * flags: MSG_NOSIGNAL turns a write to a connection the platform closed into EPIPE instead of a
+ * process-killing SIGPIPE, without touching the process's signal dispositions. 0 or -errno. */
+static int rt_send(rt_t *rt, const struct iovec *req, size_t n) {
+  struct iovec iov[2];
+  memcpy(iov, req, n * sizeof(*iov)); /* a resend needs req intact */
+  struct msghdr msg = {.msg_iov = iov, .msg_iovlen = n};
+  while (msg.msg_iovlen) {
+    if (msg.msg_iov->iov_len == 0) {
+      msg.msg_iov++;
+      msg.msg_iovlen--;
+      continue;
+    }
+    ssize_t w = sendmsg(rt->fd, &msg, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      return rt_fail(rt, -e, "sending the request: %s", strerror(e));
+    }
+    for (size_t left = (size_t)w; left;) {
+      size_t k = left < msg.msg_iov->iov_len ? left : msg.msg_iov->iov_len;
+      msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base + k;
+      msg.msg_iov->iov_len -= k;
+      left -= k;
+      if (msg.msg_iov->iov_len == 0) {
+        msg.msg_iov++;
+        msg.msg_iovlen--;
+      }
+    }
+  }
+  return 0;
+}
+
+/* The connection ended where a byte of the answer was due. Before the first byte that is the
+ * platform having closed an idle keep-alive connection (-ECONNRESET: the caller may resend). */
+static int rt_eof(rt_t *rt) {
+  if (!rt->answer_started) {
+    return rt_fail(rt, -ECONNRESET, "connection closed before the answer");
+  }
+  return rt_fail(rt, -EIO, "connection closed in the middle of the answer");
+}
+
+/* Receives what the socket has (blocking until something comes) into rt->in, after the bytes
+ * not consumed yet, which move to the front first. 0, or -errno with rt->err set. */
+static int rt_fill(rt_t *rt) {
+  rt_buf_t *b = &rt->in;
+  if (rt->in_pos) { /* what is left is a partial line: short, and moved once per line */
+    memmove(b->data, b->data + rt->in_pos, b->len - rt->in_pos);
+    b->len -= rt->in_pos;
+    rt->in_pos = 0;
+  }
+  buf_reserve(b, RT_IN_SIZE / 4);
+  for (;;) {
+    ssize_t n = recv(rt->fd, b->data + b->len, b->cap - b->len - 1, 0);
+    if (n > 0) {
+      b->len += (size_t)n;
+      rt->answer_started = 1;
+      return 0;
+    }
+    if (n == 0) return rt_eof(rt);
+    if (errno != EINTR) {
+      int e = errno;
+      return rt_fail(rt, -e, "reading the answer: %s", strerror(e));
+    }
+  }
+}
+
+/* ---- answers ---- */
+
+/* Takes the next line of the answer (CR LF or a bare LF stripped) from rt->in, receiving as
+ * needed. *line stays valid until the next receive. Each line is charged to *budget; a line
+ * that does not fit is a protocol error naming what (the limit is RT_HEAD_MAX). 0 or -errno. */
+static int rt_line(rt_t *rt, const char **line, size_t *len, size_t *budget, const char *what) {
+  size_t scanned = 0; /* bytes of the partial line already searched for LF */
+  for (;;) {
+    const char *start = rt->in.data + rt->in_pos;
+    size_t avail = rt->in.len - rt->in_pos;
+    const char *nl = avail > scanned ? memchr(start + scanned, '\n', avail - scanned) : NULL;
+    if (nl) {
+      size_t n = (size_t)(nl - start) + 1;
+      if (n > *budget) break;
+      *budget -= n;
+      rt->in_pos += n;
+      *line = start;
+      *len = n - 1 - (n >= 2 && start[n - 2] == '\r');
+      return 0;
+    }
+    if (avail >= *budget) break;
+    scanned = avail;
+    int r = rt_fill(rt);
+    if (r < 0) return r;
+  }
+  return rt_fail(rt, -EPROTO, "answer %s exceeds %zu KiB", what, RT_HEAD_MAX >> 10);
+}
+
+/* What the head of an answer says about its framing. */
+typedef struct rt_head {
+  int status;
+  int http10;     /* HTTP/1.0: not kept alive unless it says so */
+  int keep_alive; /* Connection: keep-alive */
+  int close;      /* Connection: close */
+  int te;         /* some Transfer-Encoding */
+  int chunked;    /* ... whose last coding is chunked */
+  int has_length; /* Content-Length, in length */
+  unsigned long long length;
+} rt_head_t;
+
+/* Parses "HTTP/1.x NNN[ reason]". */
+static int parse_status_line(const char *l, size_t len, rt_head_t *h) {
+  if (len < 12 || memcmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ' ||
+      (len > 12 && l[12] != ' '))
+    return -EPROTO;
+  int status = 0;
+  for (int i = 9; i < 12; i++) {
+    if (l[i] < '0' || l[i] > '9') return -EPROTO;
+    status = status * 10 + (l[i] - '0');
+  }
+  if (status < 100) return -EPROTO;
+  *h = (rt_head_t){.status = status, .http10 = l[7] == '0'};
+  return 0;
+}
+
+/* Looks through the comma-separated tokens of a header value (case-insensitive, spaces trimmed,
+ * empty tokens skipped): returns whether the last one is lit, and sets *any if any is. */
+static int tokens_have(const char *v, size_t len, const char *lit, int *any) {
+  size_t litlen = strlen(lit);
+  int last = 0;
+  for (size_t i = 0; i < len;) {
+    size_t j = i;
+    while (j < len && v[j] != ',') j++;
+    size_t a = i, b = j;
+    while (a < b && (v[a] == ' ' || v[a] == '\t')) a++;
+    while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t')) b--;
+    if (b > a) {
+      last = b - a == litlen && strncasecmp(v + a, lit, litlen) == 0;
+      if (last && any) *any = 1;
+    }
+    i = j + 1;
+  }
+  return last;
+}
+
+/* One header field line of an answer: framing fields into h, and when next is set the
+ * Lambda-Runtime-* fields into rt->hdr. 0 or -EPROTO. */
+static int rt_field(rt_t *rt, const char *line, size_t len, rt_head_t *h, int next) {
+  const char *colon = memchr(line, ':', len);
+  if (!colon || colon == line || line[0] == ' ' || line[0] == '\t') {
+    return rt_fail(rt, -EPROTO, "malformed header line \"%.*s\"", (int)(len < 80 ? len : 80),
+                   line);
+  }
+  const char *name = line, *v = colon + 1, *end = line + len;
+  size_t nlen = (size_t)(colon - line);
+  while (v < end && (*v == ' ' || *v == '\t')) v++;
+  while (end > v && (end[-1] == ' ' || end[-1] == '\t')) end--;
+  size_t vlen = (size_t)(end - v);
+  const size_t plen = sizeof(RT_HDR_PREFIX) - 1;
+
+  if (next && nlen > plen && strncasecmp(name, RT_HDR_PREFIX, plen) == 0) {
     for (int i = 0; i < HDR__COUNT; i++) {
-      if (nlen == rt_hdrs[i].len && strncasecmp(name, rt_hdrs[i].name, nlen) == 0) {
+      if (nlen - plen == rt_hdrs[i].len && strncasecmp(name + plen, rt_hdrs[i].name,
+                                                       rt_hdrs[i].len) == 0) {
         buf_reset(&rt->hdr[i]);
-        buf_append(&rt->hdr[i], v, (size_t)(end - v));
+        buf_append(&rt->hdr[i], v, vlen);
         rt->hdr_seen |= 1u << i;
         break;
       }
     }
-  } else if ((line[0] | 0x20) == 'c' && colon - line == 14 &&
-             strncasecmp(line, "content-length", 14) == 0) {
-    char *num_end;
-    unsigned long long cl = strtoull(v, &num_end, 10);
-    if (num_end != v && cl <= RT_RESERVE_MAX) buf_reserve(&rt->payload, (size_t)cl);
+  } else if (NAME_IS(name, nlen, "content-length")) {
+    unsigned long long n = 0;
+    size_t i = 0;
+    for (; i < vlen && v[i] >= '0' && v[i] <= '9'; i++) {
+      if (n <= RT_BODY_MAX) n = n * 10 + (unsigned)(v[i] - '0'); /* past the cap: just big */
+    }
+    if (i == 0 || i != vlen || (h->has_length && h->length != n)) {
+      return rt_fail(rt, -EPROTO, "bad Content-Length \"%.*s\"", (int)(vlen < 40 ? vlen : 40),
+                     v);
+    }
+    h->has_length = 1;
+    h->length = n;
+  } else if (NAME_IS(name, nlen, "transfer-encoding")) {
+    h->te = 1;
+    h->chunked = tokens_have(v, vlen, "chunked", NULL);
+  } else if (NAME_IS(name, nlen, "connection")) {
+    tokens_have(v, vlen, "close", &h->close);
+    tokens_have(v, vlen, "keep-alive", &h->keep_alive);
   }
-  return size * n;
+  return 0;
 }
+
+/* Reads the head of an answer into h, skipping interim 1xx answers. 0 or -errno. */
+static int rt_read_head(rt_t *rt, rt_head_t *h, int next) {
+  size_t budget = RT_HEAD_MAX;
+  const char *line;
+  size_t len;
+  int r;
+  do {
+    if ((r = rt_line(rt, &line, &len, &budget, "header block")) < 0) return r;
+    if (parse_status_line(line, len, h) < 0) {
+      return rt_fail(rt, -EPROTO, "malformed status line \"%.*s\"", (int)(len < 80 ? len : 80),
+                     line);
+    }
+    for (;;) {
+      if ((r = rt_line(rt, &line, &len, &budget, "header block")) < 0) return r;
+      if (len == 0) break;
+      if ((r = rt_field(rt, line, len, h, next)) < 0) return r;
+    }
+  } while (h->status < 200 && h->status != 101);
+  return 0;
+}
+
+static int rt_too_big(rt_t *rt) {
+  return rt_fail(rt, -EPROTO, "answer body exceeds %zu MiB", RT_BODY_MAX >> 20);
+}
+
+/* Appends the next n bytes of the answer to body: those already in rt->in first, the rest
+ * received straight into body (never past the n bytes, so the connection stays in step). */
+static int rt_body_bytes(rt_t *rt, rt_buf_t *body, size_t n) {
+  if (n > RT_BODY_MAX - body->len) return rt_too_big(rt);
+  size_t have = rt->in.len - rt->in_pos, take = have < n ? have : n;
+  buf_append(body, rt->in.data + rt->in_pos, take);
+  rt->in_pos += take;
+  n -= take;
+  if (n == 0) return 0;
+  buf_reserve(body, n);
+  while (n) {
+    ssize_t got = recv(rt->fd, body->data + body->len, n, 0);
+    if (got == 0) return rt_eof(rt);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      return rt_fail(rt, -e, "reading the answer: %s", strerror(e));
+    }
+    body->len += (size_t)got;
+    n -= (size_t)got;
+  }
+  body->data[body->len] = '\0';
+  return 0;
+}
+
+/* A chunked body (RFC 9112 7.1): size lines (extensions ignored), data, CRLF, ..., "0", then
+ * trailer fields (ignored) up to an empty line. */
+static int rt_body_chunked(rt_t *rt, rt_buf_t *body) {
+  const char *line;
+  size_t len, budget;
+  int r;
+  for (;;) {
+    budget = RT_HEAD_MAX;
+    if ((r = rt_line(rt, &line, &len, &budget, "chunk size line")) < 0) return r;
+    unsigned long long sz = 0;
+    size_t i = 0;
+    for (; i < len; i++) {
+      char c = line[i];
+      int d = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f'
+                                                   ? (c | 0x20) - 'a' + 10 : -1;
+      if (d < 0) break;
+      if (sz <= RT_BODY_MAX) sz = sz * 16 + (unsigned)d; /* past the cap: just big */
+    }
+    size_t j = i;
+    while (j < len && (line[j] == ' ' || line[j] == '\t')) j++;
+    if (i == 0 || (j < len && line[j] != ';')) {
+      return rt_fail(rt, -EPROTO, "malformed chunk size line \"%.*s\"",
+                     (int)(len < 40 ? len : 40), line);
+    }
+    if (sz == 0) break;
+    if (sz > RT_BODY_MAX - body->len) return rt_too_big(rt);
+    if ((r = rt_body_bytes(rt, body, (size_t)sz)) < 0) return r;
+    if ((r = rt_line(rt, &line, &len, &budget, "chunk size line")) < 0) return r;
+    if (len != 0) return rt_fail(rt, -EPROTO, "chunk data not followed by CRLF");
+  }
+  budget = RT_HEAD_MAX;
+  do {
+    if ((r = rt_line(rt, &line, &len, &budget, "trailer block")) < 0) return r;
+  } while (len != 0);
+  return 0;
+}
+
+/* A body that ends when the connection does. */
+static int rt_body_to_eof(rt_t *rt, rt_buf_t *body) {
+  int r = rt_body_bytes(rt, body, rt->in.len - rt->in_pos);
+  if (r < 0) return r;
+  for (;;) {
+    if (body->len > RT_BODY_MAX) return rt_too_big(rt);
+    buf_reserve(body, RT_IN_SIZE);
+    size_t room = body->cap - body->len - 1, left = RT_BODY_MAX + 1 - body->len;
+    ssize_t got = recv(rt->fd, body->data + body->len, room < left ? room : left, 0);
+    if (got == 0) break;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      return rt_fail(rt, -e, "reading the answer: %s", strerror(e));
+    }
+    body->len += (size_t)got;
+  }
+  body->data[body->len] = '\0';
+  return 0;
+}
+
+/* Reads one whole answer: status into *status, body into body (NUL-terminated), and for /next
+ * the Lambda-Runtime-* fields. Closes the connection if the answer says so or cannot be
+ * followed by another on it. 0 or -errno with rt->err set. */
+static int rt_read_answer(rt_t *rt, rt_buf_t *body, int next, int *status) {
+  rt_head_t h;
+  int r = rt_read_head(rt, &h, next);
+  if (r < 0) return r;
+  int no_body = h.status < 200 || h.status == 204 || h.status == 304;
+  int to_eof = !no_body && !h.chunked && (h.te || !h.has_length);
+  buf_reset(body);
+  if (no_body) {
+    r = 0;
+  } else if (h.chunked) {
+    r = rt_body_chunked(rt, body);
+  } else if (!to_eof) {
+    r = h.length > RT_BODY_MAX ? rt_too_big(rt) : rt_body_bytes(rt, body, (size_t)h.length);
+  } else {
+    r = rt_body_to_eof(rt, body);
+  }
+  if (r < 0) return r;
+  /* Bytes past the answer mean the framing is lost (we never pipeline): start afresh. */
+  if (to_eof || h.close || (h.http10 && !h.keep_alive) || (h.te && h.has_length) ||
+      h.status == 101 || rt->in_pos != rt->in.len) {
+    rt_disconnect(rt);
+  } else {
+    rt->in.len = rt->in_pos = 0;
+  }
+  *status = h.status;
+  return 0;
+}
+
+/* One request and its answer on the keep-alive connection (opened if needed). req holds the
+ * head and, for a post, the body. Returns 0 with the answer's status in *status and its body
+ * in body; -EIO on a transport failure or -EPROTO on a malformed or oversized answer, with
+ * rt->err set and the connection closed. */
+static int rt_exchange(rt_t *rt, const struct iovec *req, size_t nreq, rt_buf_t *body, int next,
+                       int *status) {
+  for (int attempt = 0;; attempt++) {
+    int reused = rt->fd >= 0;
+    int r = reused ? 0 : rt_connect(rt);
+    if (r == 0) {
+      rt->answer_started = 0;
+      if (next) {
+        for (int i = 0; i < HDR__COUNT; i++) buf_reset(&rt->hdr[i]);
+        rt->hdr_seen = 0;
+      }
+      r = rt_send(rt, req, nreq);
+      if (r == 0) r = rt_read_answer(rt, body, next, status);
+      if (r == 0) return 0;
+      rt_disconnect(rt);
+      /* The platform may close an idle keep-alive connection at any time; then the request
+       * fails with EPIPE/ECONNRESET or EOF before any byte of an answer, unread: send it again
+       * on a fresh connection, once. A failure on a fresh connection is real. */
+      if (reused && attempt == 0 && !rt->answer_started && (r == -EPIPE || r == -ECONNRESET))
+        continue;
+    }
+    return r == -EPROTO ? -EPROTO : -EIO;
+  }
+}
+
+/* ---- the requests ---- */
 
 static void rt_close(rt_t *rt) {
   if (!rt) return;
   if (rt->trace_env) unsetenv(RT_TRACE_VAR); /* environ points into trace_env */
   free(rt->trace_env);
-  curl_easy_cleanup(rt->curl);
-  curl_global_cleanup();
-  buf_free(&rt->base);
-  buf_free(&rt->next_url);
-  buf_free(&rt->url);
+  rt_disconnect(rt);
+  freeaddrinfo(rt->addrs);
+  buf_free(&rt->api);
+  buf_free(&rt->next_head);
+  buf_free(&rt->path);
+  buf_free(&rt->head);
+  buf_free(&rt->in);
   buf_free(&rt->payload);
   buf_free(&rt->reply);
   for (int i = 0; i < HDR__COUNT; i++) buf_free(&rt->hdr[i]);
@@ -326,8 +759,36 @@ static void rt_close(rt_t *rt) {
   free(rt);
 }
 
-/* Returns the client, creating it on first use: 0, or -EINVAL without AWS_LAMBDA_RUNTIME_API,
- * -EIO if libcurl cannot start. */
+/* Splits AWS_LAMBDA_RUNTIME_API ("host:port", "[v6]:port") into host and port (both
+ * NUL-terminated, host < hostsz, port < 6 bytes). 0 or -EINVAL. */
+static int split_api(const char *api, char *host, size_t hostsz, char *port) {
+  for (const char *c = api; *c; c++) {
+    if ((unsigned char)*c <= ' ' || *c == 0x7f) return -EINVAL; /* it goes into a header */
+  }
+  const char *h = api, *hend, *colon;
+  if (api[0] == '[') {
+    h = api + 1;
+    hend = strchr(h, ']');
+    if (!hend || hend[1] != ':') return -EINVAL;
+    colon = hend + 1;
+  } else {
+    colon = strchr(api, ':');
+    if (!colon || strchr(colon + 1, ':')) return -EINVAL;
+    hend = colon;
+  }
+  const char *p = colon + 1;
+  size_t hlen = (size_t)(hend - h), plen = strlen(p);
+  if (hlen == 0 || hlen >= hostsz || plen == 0 || plen > 5 || strspn(p, "0123456789") != plen ||
+      atoi(p) < 1 || atoi(p) > 65535)
+    return -EINVAL;
+  memcpy(host, h, hlen);
+  host[hlen] = '\0';
+  memcpy(port, p, plen + 1);
+  return 0;
+}
+
+/* Returns the client, creating it on first use: 0, or -EINVAL without a usable
+ * AWS_LAMBDA_RUNTIME_API, -EIO if its host cannot be resolved. */
 static int rt_open(rt_t **out) {
   if (rt_global) {
     *out = rt_global;
@@ -338,87 +799,47 @@ static int rt_open(rt_t **out) {
     fprintf(stderr, RT_LOG "AWS_LAMBDA_RUNTIME_API is not set\n");
     return -EINVAL;
   }
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    fprintf(stderr, RT_LOG "curl_global_init failed\n");
+  char host[NI_MAXHOST], port[6];
+  if (split_api(api, host, sizeof(host), port) < 0) {
+    fprintf(stderr, RT_LOG "AWS_LAMBDA_RUNTIME_API is not host:port: \"%.200s\"\n", api);
+    return -EINVAL;
+  }
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_NUMERICSERV};
+  struct addrinfo *addrs;
+  int g = getaddrinfo(host, port, &hints, &addrs);
+  if (g != 0) {
+    fprintf(stderr, RT_LOG "resolving %s: %s\n", host,
+            g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
     return -EIO;
   }
   rt_t *rt = calloc(1, sizeof(*rt));
   if (!rt) rt_oom(sizeof(*rt));
-  rt->curl = curl_easy_init();
-  if (!rt->curl) {
-    fprintf(stderr, RT_LOG "curl_easy_init failed\n");
-    curl_global_cleanup();
-    free(rt);
-    return -EIO;
-  }
-  buf_puts(&rt->base, "http://");
-  buf_puts(&rt->base, api);
-  buf_puts(&rt->base, "/2018-06-01");
-  buf_append(&rt->next_url, rt->base.data, rt->base.len);
-  buf_puts(&rt->next_url, "/runtime/invocation/next");
-
-  /* An empty "Expect:" stops curl's 100-continue round trip; POSTFIELDS + POSTFIELDSIZE give an
-   * explicit Content-Length (never chunked). */
-  rt->resp_hdrs[0] = (struct curl_slist){"Expect:", &rt->resp_hdrs[1]};
-  rt->resp_hdrs[1] = (struct curl_slist){"Content-Type: application/octet-stream", NULL};
-  rt->err_hdrs[0] = (struct curl_slist){"Expect:", &rt->err_hdrs[1]};
-  rt->err_hdrs[1] = (struct curl_slist){"Content-Type: application/json", &rt->err_hdrs[2]};
-  rt->err_hdrs[2] = (struct curl_slist){NULL, NULL}; /* the error type, set per post */
-
-  CURL *c = rt->curl;
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, rt->curl_err);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* no SIGPIPE dance per request; Linux sends with
-                                                MSG_NOSIGNAL anyway */
-  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 0L); /* /next blocks until an event arrives */
-  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-  curl_easy_setopt(c, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  /* No CURLOPT_USERAGENT: curl formats it with its own printf on every request (~9% of a warm
-   * invoke's instructions in callgrind). */
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, rt_on_body);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, rt_on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, rt);
+  rt->fd = -1;
+  rt->addrs = addrs;
+  buf_puts(&rt->api, api);
+  /* No Expect (no 100-continue round trip), no chunked requests, no User-Agent. */
+  buf_puts(&rt->next_head, "GET " RT_BASE "/runtime/invocation/next HTTP/1.1\r\nHost: ");
+  buf_puts(&rt->next_head, api);
+  buf_puts(&rt->next_head, "\r\n\r\n");
+  buf_reserve(&rt->in, RT_IN_SIZE - 1);
   rt_global = rt;
   *out = rt;
   return 0;
 }
 
-/* Runs the request set up on the handle. Returns 0 with the HTTP status in *status, or -EIO on a
- * transport error (logged). */
-static int rt_perform(rt_t *rt, const char *what, long *status) {
-  rt->curl_err[0] = '\0';
-  *status = 0;
-  CURLcode rc = curl_easy_perform(rt->curl);
-  if (rc != CURLE_OK) {
-    const char *msg = rt->curl_err[0] ? rt->curl_err : curl_easy_strerror(rc);
-    fprintf(stderr, RT_LOG "%s: %s\n", what, msg);
-    return -EIO;
-  }
-  curl_easy_getinfo(rt->curl, CURLINFO_RESPONSE_CODE, status);
-  return 0;
-}
-
-/* GET /next into rt->payload and rt->hdr. Returns 0, -EIO, or -EPROTO for a status other than
- * 200 or an answer without a request id. */
+/* GET /next into rt->payload and rt->hdr. Returns 0, -EIO, or -EPROTO for a malformed answer,
+ * a status other than 200 or an answer without a request id. Failures are logged. */
 static int rt_next(rt_t *rt) {
-  CURL *c = rt->curl;
-  for (int i = 0; i < HDR__COUNT; i++) buf_reset(&rt->hdr[i]);
-  rt->hdr_seen = 0;
-  buf_reset(&rt->payload);
-  curl_easy_setopt(c, CURLOPT_URL, rt->next_url.data);
-  curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &rt->payload);
-  rt->in_next = 1;
-  long status;
-  int r = rt_perform(rt, "GET /runtime/invocation/next", &status);
-  rt->in_next = 0;
-  if (r < 0) return r;
+  struct iovec req = {rt->next_head.data, rt->next_head.len};
+  int status = 0;
+  int r = rt_exchange(rt, &req, 1, &rt->payload, 1, &status);
+  if (r < 0) {
+    fprintf(stderr, RT_LOG "GET /runtime/invocation/next: %s\n", rt->err);
+    return r;
+  }
   if (status != 200) {
-    fprintf(stderr, RT_LOG "GET /runtime/invocation/next: HTTP %ld: %.300s\n", status,
+    fprintf(stderr, RT_LOG "GET /runtime/invocation/next: HTTP %d: %.300s\n", status,
             rt->payload.data ? rt->payload.data : "");
     return -EPROTO;
   }
@@ -429,46 +850,62 @@ static int rt_next(rt_t *rt) {
   return 0;
 }
 
-/* POSTs body to rt->url. Returns 0 on 202; -EIO on a transport error; -EPROTO for any other
- * status, which lands in *status. Failures are logged. */
-static int rt_post(rt_t *rt, struct curl_slist *hdrs, const rt_buf_t *body, long *status) {
-  CURL *c = rt->curl;
-  buf_reset(&rt->reply);
-  curl_easy_setopt(c, CURLOPT_URL, rt->url.data);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->data ? body->data : "");
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &rt->reply);
-  const char *path = rt->url.data + rt->base.len;
-  int r = rt_perform(rt, path, status);
-  if (r < 0) return r;
+/* POSTs body to RT_BASE + rt->path with an explicit Content-Length, and the error type header
+ * err_hdr when it is not NULL. Returns 0 on 202; -EIO on a transport failure; -EPROTO for a
+ * malformed answer, or for any other status, which lands in *status (else left 0). Failures are
+ * logged. */
+static int rt_post(rt_t *rt, const char *content_type, const rt_buf_t *err_hdr,
+                   const rt_buf_t *body, int *status) {
+  rt_buf_t *h = &rt->head;
+  buf_reset(h);
+  buf_puts(h, "POST " RT_BASE);
+  buf_append(h, rt->path.data, rt->path.len);
+  buf_puts(h, " HTTP/1.1\r\nHost: ");
+  buf_append(h, rt->api.data, rt->api.len);
+  buf_puts(h, "\r\nContent-Type: ");
+  buf_puts(h, content_type);
+  buf_puts(h, "\r\nContent-Length: ");
+  buf_put_size(h, body->len);
+  buf_puts(h, "\r\n");
+  if (err_hdr) {
+    buf_append(h, err_hdr->data, err_hdr->len);
+    buf_puts(h, "\r\n");
+  }
+  buf_puts(h, "\r\n");
+  struct iovec req[2] = {{h->data, h->len}, {body->data, body->len}};
+  *status = 0;
+  int r = rt_exchange(rt, req, 2, &rt->reply, 0, status);
+  if (r < 0) {
+    fprintf(stderr, RT_LOG "POST %s: %s\n", rt->path.data, rt->err);
+    return r;
+  }
   if (*status != 202) {
-    fprintf(stderr, RT_LOG "POST %s: HTTP %ld: %.300s\n", path, *status,
+    fprintf(stderr, RT_LOG "POST %s: HTTP %d: %.300s\n", rt->path.data, *status,
             rt->reply.data ? rt->reply.data : "");
     return -EPROTO;
   }
   return 0;
 }
 
-/* rt->url = base + "/runtime/invocation/" + id (percent-encoded) + tail. */
-static void rt_invocation_url(rt_t *rt, const rt_buf_t *id, const char *tail) {
+/* rt->path = "/runtime/invocation/" + id (percent-encoded) + tail. */
+static void rt_invocation_path(rt_t *rt, const rt_buf_t *id, const char *tail) {
   static const char hex[] = "0123456789ABCDEF";
-  buf_reset(&rt->url);
-  buf_append(&rt->url, rt->base.data, rt->base.len);
-  buf_puts(&rt->url, "/runtime/invocation/");
-  buf_reserve(&rt->url, id->len * 3 + strlen(tail));
+  rt_buf_t *p = &rt->path;
+  buf_reset(p);
+  buf_puts(p, "/runtime/invocation/");
+  buf_reserve(p, id->len * 3 + strlen(tail));
   for (size_t i = 0; i < id->len; i++) {
     unsigned char ch = (unsigned char)id->data[i];
     if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
         ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-      rt->url.data[rt->url.len++] = (char)ch;
+      p->data[p->len++] = (char)ch;
     } else {
-      rt->url.data[rt->url.len++] = '%';
-      rt->url.data[rt->url.len++] = hex[ch >> 4];
-      rt->url.data[rt->url.len++] = hex[ch & 15];
+      p->data[p->len++] = '%';
+      p->data[p->len++] = hex[ch >> 4];
+      p->data[p->len++] = hex[ch & 15];
     }
   }
-  buf_puts(&rt->url, tail);
+  buf_puts(p, tail);
 }
 
 /* Points $_X_AMZN_TRACE_ID at this invocation's trace header, or removes it. glibc's setenv()
@@ -542,19 +979,18 @@ static int rt_invoke(rt_t *rt, ll_handler handler) {
   }
   fflush(stdout); /* the invocation's logs reach the platform before its result */
 
-  long status;
-  int r;
+  int status, r;
   if (out->failed) {
-    rt->err_hdrs[2].data = out->err_hdr.data;
-    rt_invocation_url(rt, &rt->hdr[HDR_REQUEST_ID], "/error");
-    r = rt_post(rt, rt->err_hdrs, &out->body, &status);
+    rt_invocation_path(rt, &rt->hdr[HDR_REQUEST_ID], "/error");
+    r = rt_post(rt, "application/json", &out->err_hdr, &out->body, &status);
   } else {
-    rt_invocation_url(rt, &rt->hdr[HDR_REQUEST_ID], "/response");
-    r = rt_post(rt, rt->resp_hdrs, &out->body, &status);
+    rt_invocation_path(rt, &rt->hdr[HDR_REQUEST_ID], "/response");
+    r = rt_post(rt, "application/octet-stream", NULL, &out->body, &status);
   }
   /* 400 (stale id), 403 (already answered), 413 (too large): the platform has settled the
-   * invocation; carry on. 5xx means the platform wants the runtime gone. */
-  if (r == -EPROTO && status < 500) r = 0;
+   * invocation; carry on. 5xx means the platform wants the runtime gone; a result that could
+   * not be delivered (status 0) stops the loop too. */
+  if (r == -EPROTO && status > 0 && status < 500) r = 0;
   return r;
 }
 
@@ -582,15 +1018,13 @@ int ll_runtime_main(ll_handler handler) {
 
 int ll_runtime_init_error(const char *error_type, const char *error_message) {
   rt_t *rt;
-  long status;
+  int status;
   int r = rt_open(&rt);
   if (r < 0) return r;
   ll_response *out = &rt->resp;
   response_reset(out);
   ll_response_error(out, error_type, error_message);
-  rt->err_hdrs[2].data = out->err_hdr.data;
-  buf_reset(&rt->url);
-  buf_append(&rt->url, rt->base.data, rt->base.len);
-  buf_puts(&rt->url, "/runtime/init/error");
-  return rt_post(rt, rt->err_hdrs, &out->body, &status);
+  buf_reset(&rt->path);
+  buf_puts(&rt->path, "/runtime/init/error");
+  return rt_post(rt, "application/json", &out->err_hdr, &out->body, &status);
 }
