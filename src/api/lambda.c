@@ -476,14 +476,12 @@ static void on_invoked(void *ud, const ll_invoke_result_t *res) {
   }
   ll_buf_t h = LL_BUF_INIT;
   /* AWS answers buffered invokes as application/json whatever type the runtime posted. */
-  ll_buf_printf(&h,
-                "Content-Type: application/json\r\nx-amzn-RequestId: %s\r\n"
-                "X-Amz-Executed-Version: $LATEST\r\n",
-                res->request_id);
+  ll_buf_cat(&h, "Content-Type: application/json\r\nx-amzn-RequestId: ", res->request_id,
+             "\r\nX-Amz-Executed-Version: $LATEST\r\n", NULL);
   if (res->status == LL_INVOKE_FUNCTION_ERROR) ll_buf_puts(&h, "X-Amz-Function-Error: Unhandled\r\n");
   if (res->log_tail) {
     char *b64 = ll_base64_encode(res->log_tail, res->log_tail_len);
-    ll_buf_printf(&h, "X-Amz-Log-Result: %s\r\n", b64);
+    ll_buf_cat(&h, "X-Amz-Log-Result: ", b64, "\r\n", NULL);
     free(b64);
   }
   char *body = ll_malloc(res->len + 1);

@@ -38,13 +38,14 @@ static void deliver(void *w, const ll_invocation_view_t *v) {
   ll_http_req_t *req = w;
   ll_http_req_on_abort(req, NULL, NULL);
   ll_buf_t h = LL_BUF_INIT;
-  ll_buf_printf(&h,
-                "Content-Type: %s\r\nLambda-Runtime-Aws-Request-Id: %s\r\n"
-                "Lambda-Runtime-Deadline-Ms: %lld\r\nLambda-Runtime-Invoked-Function-Arn: %s\r\n"
-                "Lambda-Runtime-Trace-Id: %s\r\n",
-                v->content_type, v->request_id, (long long)v->deadline_ms, v->invoked_arn,
-                v->trace_id);
-  if (v->client_context) ll_buf_printf(&h, "Lambda-Runtime-Client-Context: %s\r\n", v->client_context);
+  ll_buf_reserve(&h, 512);
+  ll_buf_cat(&h, "Content-Type: ", v->content_type, "\r\nLambda-Runtime-Aws-Request-Id: ",
+             v->request_id, "\r\nLambda-Runtime-Deadline-Ms: ", NULL);
+  ll_buf_put_u64(&h, (uint64_t)v->deadline_ms);
+  ll_buf_cat(&h, "\r\nLambda-Runtime-Invoked-Function-Arn: ", v->invoked_arn,
+             "\r\nLambda-Runtime-Trace-Id: ", v->trace_id, "\r\n", NULL);
+  if (v->client_context)
+    ll_buf_cat(&h, "Lambda-Runtime-Client-Context: ", v->client_context, "\r\n", NULL);
   char *body = ll_malloc(v->len + 1);
   memcpy(body, v->payload, v->len);
   ll_http_respond(req, 200, h.data, body, v->len);

@@ -38,6 +38,23 @@ void ll_buf_printf(ll_buf_t *b, const char *fmt, ...) {
   b->len += (size_t)n;
 }
 
+void ll_buf_put_u64(ll_buf_t *b, uint64_t n) {
+  char tmp[20];
+  size_t i = sizeof tmp;
+  do {
+    tmp[--i] = (char)('0' + n % 10);
+    n /= 10;
+  } while (n);
+  ll_buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+void ll_buf_cat(ll_buf_t *b, ...) {
+  va_list ap;
+  va_start(ap, b);
+  for (const char *s; (s = va_arg(ap, const char *));) ll_buf_append(b, s, strlen(s));
+  va_end(ap);
+}
+
 void ll_buf_consume(ll_buf_t *b, size_t n) {
   ll_assert(n <= b->len);
   if (n == 0) return;

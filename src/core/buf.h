@@ -3,6 +3,7 @@
 #define LL_CORE_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct ll_buf {
   char *data; /* owned; NULL until the first append */
@@ -16,6 +17,10 @@ void ll_buf_reserve(ll_buf_t *b, size_t extra);
 void ll_buf_append(ll_buf_t *b, const void *p, size_t len);
 void ll_buf_puts(ll_buf_t *b, const char *s);
 void ll_buf_printf(ll_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends the decimal form of n (no printf on hot paths). */
+void ll_buf_put_u64(ll_buf_t *b, uint64_t n);
+/* Appends the NUL-terminated strings given, up to a NULL: ll_buf_cat(b, "a", s, "\r\n", NULL). */
+void ll_buf_cat(ll_buf_t *b, ...) __attribute__((sentinel));
 /* Drops the first n bytes (n <= len). */
 void ll_buf_consume(ll_buf_t *b, size_t n);
 void ll_buf_reset(ll_buf_t *b);

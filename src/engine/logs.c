@@ -53,7 +53,8 @@ const char *ll_log_stream_name(const ll_log_stream_t *s) { return s->name; }
 void ll_log_stream_write(ll_log_stream_t *s, int64_t ts_ms, const char *msg, size_t len) {
   if (len > EVENT_MAX) len = EVENT_MAX;
   ll_buf_reserve(&s->pending, len + 24);
-  ll_buf_printf(&s->pending, "%lld\t", (long long)ts_ms);
+  ll_buf_put_u64(&s->pending, (uint64_t)ts_ms);
+  ll_buf_append(&s->pending, "\t", 1);
   size_t at = s->pending.len;
   ll_buf_append(&s->pending, msg, len);
   for (char *p = s->pending.data + at; (p = memchr(p, '\n', (size_t)(s->pending.data + s->pending.len - p)));)

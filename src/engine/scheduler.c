@@ -73,6 +73,16 @@ static void log_line(ll_instance_t *inst, const char *fmt, ...) {
   ll__instance_log(inst, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
+/* "START RequestId: <id> Version: $LATEST" / "END RequestId: <id>" (hot: no printf). */
+static void log_marker(ll_instance_t *inst, const char *what, const char *id, const char *tail) {
+  char buf[128];
+  size_t a = strlen(what), b = strlen(id), c = strlen(tail);
+  memcpy(buf, what, a);
+  memcpy(buf + a, id, b);
+  memcpy(buf + a + b, tail, c);
+  ll__instance_log(inst, buf, a + b + c);
+}
+
 static void invocation_free(ll_invocation_t *inv) {
   free(inv->payload);
   free(inv->content_type);
@@ -128,7 +138,7 @@ void ll__invocation_complete(ll_invocation_t *inv, enum ll_invoke_status status,
     uint64_t now = ll_mono_ns();
     if (!inv->start_ns) {
       inv->start_ns = now;
-      log_line(inst, "START RequestId: %s Version: $LATEST", inv->request_id);
+      log_marker(inst, "START RequestId: ", inv->request_id, " Version: $LATEST");
     }
     double ms = (double)(now - inv->start_ns) / 1e6;
     char init[64] = "";
@@ -138,7 +148,7 @@ void ll__invocation_complete(ll_invocation_t *inv, enum ll_invoke_status status,
       snprintf(init, sizeof init, "Init Duration: %.2f ms\t", init_ms);
       inst->init_reported = true;
     }
-    log_line(inst, "END RequestId: %s", inv->request_id);
+    log_marker(inst, "END RequestId: ", inv->request_id, "");
     /* Billed in 1 ms units; since Aug 2025 the init phase is billed too. */
     log_line(inst,
              "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %.0f ms\tMemory Size: %d "
@@ -194,7 +204,7 @@ static void deliver(ll_instance_t *inst) {
   inst->state = INST_BUSY;
   inv->start_ns = ll_mono_ns();
   inv->deadline_ms = ll_wall_ms() + (int64_t)inv->fn->timeout_s * 1000;
-  log_line(inst, "START RequestId: %s Version: $LATEST", inv->request_id);
+  log_marker(inst, "START RequestId: ", inv->request_id, " Version: $LATEST");
   uv_timer_start(&inst->timer, on_deadline, (uint64_t)inv->fn->timeout_s * 1000, 0);
   ll_invocation_view_t v = {
       .request_id = inv->request_id,

@@ -142,14 +142,39 @@ static void conn_write(ll_http_conn_t *c, char *hdr, size_t hdr_len, char *body,
     free(body);
     return;
   }
-  wreq_t *wr = ll_calloc(1, sizeof *wr);
-  wr->conn = c;
-  wr->hdr = hdr;
-  wr->body = body;
   uv_buf_t bufs[2];
   unsigned n = 0;
   if (hdr_len) bufs[n++] = uv_buf_init(hdr, (unsigned)hdr_len);
   if (len) bufs[n++] = uv_buf_init(body, (unsigned)len);
+  /* Most answers fit the socket buffer: write them now, without a write request and the
+   * epoll changes libuv makes for one; queue only what the kernel did not take. */
+  if (c->writes_pending == 0) {
+    int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    size_t done = r > 0 ? (size_t)r : 0;
+    if (r < 0 && r != UV_EAGAIN) {
+      free(hdr);
+      free(body);
+      conn_close(c);
+      return;
+    }
+    if (done == hdr_len + len) {
+      free(hdr);
+      free(body);
+      if (c->close_after_write) conn_close(c);
+      return;
+    }
+    /* drop the part already written from the buffers */
+    for (unsigned i = 0; i < n && done; i++) {
+      size_t take = done < bufs[i].len ? done : bufs[i].len;
+      bufs[i].base += take;
+      bufs[i].len -= (unsigned)take;
+      done -= take;
+    }
+  }
+  wreq_t *wr = ll_calloc(1, sizeof *wr);
+  wr->conn = c;
+  wr->hdr = hdr;
+  wr->body = body;
   c->writes_pending++;
   int r = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, n, on_write);
   if (r < 0) {
@@ -165,12 +190,16 @@ static char *format_head(ll_http_conn_t *c, int status, const char *headers, int
                          bool chunked, size_t *out_len) {
   ll_buf_t b = LL_BUF_INIT;
   ll_buf_reserve(&b, 256 + (headers ? strlen(headers) : 0));
-  ll_buf_printf(&b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, ll_http_status_text(status),
-                date_now());
-  if (chunked)
+  ll_buf_puts(&b, "HTTP/1.1 ");
+  ll_buf_put_u64(&b, (uint64_t)status);
+  ll_buf_cat(&b, " ", ll_http_status_text(status), "\r\nDate: ", date_now(), "\r\n", NULL);
+  if (chunked) {
     ll_buf_puts(&b, "Transfer-Encoding: chunked\r\n");
-  else if (clen >= 0)
-    ll_buf_printf(&b, "Content-Length: %lld\r\n", (long long)clen);
+  } else if (clen >= 0) {
+    ll_buf_puts(&b, "Content-Length: ");
+    ll_buf_put_u64(&b, (uint64_t)clen);
+    ll_buf_puts(&b, "\r\n");
+  }
   if (!c->keep_alive)
     ll_buf_puts(&b, "Connection: close\r\n");
   else if (c->req && c->req->head->version_minor == 0)

@@ -53,3 +53,12 @@ LL_TEST(core_uuid_has_version_4_shape) {
   CHECK_INTEQ(strlen(u), 36);
   CHECK(u[8] == '-' && u[13] == '-' && u[14] == '4' && u[18] == '-' && u[23] == '-');
 }
+
+LL_TEST(core_buf_puts_numbers_and_concatenates) {
+  ll_buf_t b = LL_BUF_INIT;
+  ll_buf_put_u64(&b, 0);
+  ll_buf_cat(&b, " ", "x", "", "y ", NULL);
+  ll_buf_put_u64(&b, 18446744073709551615ull);
+  CHECK_STREQ(b.data, "0 xy 18446744073709551615");
+  ll_buf_free(&b);
+}
