@@ -21,7 +21,24 @@ Fixtures:
                  headers, body) for exact wire checks.
   functions      Functions(lam): .shell(body, init=..., **config), .script(text), .echo(**config),
                  .create(files | zip_bytes=..., **config) -> function name (unique, Active).
-Helpers (zip_files, zip_dir, shell_bootstrap, invoke, REPORT_RE, ...) live in e2e_util.py.
+  recorder       Recorder: an HTTP server on 127.0.0.1:<free port> in the test process that
+                 functions report to; pass env=recorder.env (RECORDER_URL) to the function. Shell
+                 functions use `record LABEL [CODE]` (POSTs stdin), `post PATH LABEL` (a Runtime
+                 API call, recording its status and body) and `counter KEY`; the test reads
+                 recorder.wait(labels | count, timeout), recorder.records, recorder.count(key).
+Helpers (zip_files, zip_dir, shell_bootstrap, invoke, instance_processes, REPORT_RE, ...) live in
+e2e_util.py.
+
+Functions are isolated from the test's host (issue 3: each instance in its own pid and mount
+namespace, a minimal read-only root, a private /tmp; the host's network). So a test must not:
+  - pass a host path (tmp_path, ...) to a function or read a file a function wrote: functions
+    report through the `recorder` (and keep state across their own instances in its counters);
+  - identify an instance by a pid ($$, getpid() are 1 in every sandboxed instance): use its log
+    stream name (STREAM_BODY for shell functions, ECHO_ENV for the C echo function, read with
+    Invocation.instance); "the old instance is gone" shows as the next invoke running in a new
+    instance (another stream name) with an Init Duration in its REPORT, and on the host as
+    instance_processes(function_name[, stream]) (a /proc environ scan) becoming empty.
+tmp_path stays fine for files the test itself hands to the CLI (zips, code folders, events).
 """
 
 import os
@@ -36,6 +53,7 @@ from e2e_util import (
     Functions,
     LambdaliteCli,
     RawClient,
+    Recorder,
     make_lambda_client,
 )
 
@@ -117,3 +135,10 @@ def raw(daemon):
 @pytest.fixture
 def functions(lam):
     return Functions(lam)
+
+
+@pytest.fixture
+def recorder():
+    r = Recorder()
+    yield r
+    r.close()

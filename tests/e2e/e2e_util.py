@@ -20,12 +20,15 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 import zipfile
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Optional
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
 import botocore.config
@@ -52,6 +55,9 @@ MAX_RESPONSE = 6291556  # 6 MiB + 100, ref §1.2
 # Set in the daemon's environment; a function must never see it (functions get the Lambda
 # environment, not the daemon's: ref §1.7).
 SENTINEL_VAR = "LAMBDALITE_E2E_SENTINEL"
+
+# AWS_LAMBDA_LOG_STREAM_NAME of a $LATEST instance (ref §1.7): YYYY/MM/DD/[$LATEST]<32 hex>
+LOG_STREAM_RE = re.compile(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}")
 
 UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
@@ -112,20 +118,30 @@ def wait_until(predicate, timeout=10.0, interval=0.05, message="condition"):
         time.sleep(interval)
 
 
-def process_gone(pid):
-    """True when pid no longer exists (or is a zombie nobody reaped yet)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-        return state in ("Z", "X")
-    except (FileNotFoundError, IndexError):
-        return True
+def instance_processes(function_name, stream=None):
+    """Pids of the live host processes whose environment holds
+    AWS_LAMBDA_FUNCTION_NAME=<function_name> (and, given `stream`,
+    AWS_LAMBDA_LOG_STREAM_NAME=<stream>, i.e. one instance): the processes of that function's
+    instances, bootstraps and their children alike. Scans /proc/<pid>/environ, so it sees plain
+    and sandboxed instances (a pid namespace hides host pids from the function, not the function
+    from the host); reading other users' environ needs root, as the suite runs. Zombies have an
+    empty environ and do not count. Callers assert an instance is visible here before they
+    assert it is gone, so an unreadable /proc cannot make a "gone" check pass."""
+    want = [f"AWS_LAMBDA_FUNCTION_NAME={function_name}".encode()]
+    if stream is not None:
+        want.append(f"AWS_LAMBDA_LOG_STREAM_NAME={stream}".encode())
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:  # gone meanwhile, or not readable
+            continue
+        if all(w in env for w in want):
+            pids.append(int(entry.name))
+    return pids
 
 
 def clean_env(extra=None):
@@ -224,15 +240,27 @@ fail_with() {
   c -o /dev/null -X POST -H "Lambda-Runtime-Function-Error-Type: $1" --data-binary @- \
     "$RT/invocation/$REQUEST_ID/error"
 }
-# post PATH LABEL [curl args...]: POST stdin to $RT/PATH, append "LABEL<TAB>CODE<TAB>base64(body)"
-# to $RECORD (the status code the Runtime API answered and its body). Tests set RECORD_FILE (a
-# host path: instances are plain processes for now) to read the records without an invocation.
-RECORD="${RECORD_FILE:-$W/record}"
+# The test's side channel is its recorder (the `recorder` fixture: an HTTP server on the host's
+# loopback, URL in $RECORDER_URL), never a host file: a sandboxed instance sees no host paths.
+# record LABEL [CODE]: POST stdin to the recorder as record LABEL (with CODE, a status code to
+# pass on). Without RECORDER_URL the record is dropped.
+record() {
+  if [ -n "${RECORDER_URL:-}" ]; then
+    c -f -o /dev/null -X POST --data-binary @- "$RECORDER_URL/record/$1${2:+?code=$2}"
+  else
+    cat > /dev/null
+  fi
+}
+# counter KEY: increment the recorder's counter KEY and print its new value (state that must
+# outlive an instance, e.g. across re-inits).
+counter() { c -f "$RECORDER_URL/count/$1"; }
+# post PATH LABEL [curl args...]: POST stdin to $RT/PATH and record as LABEL the status code the
+# Runtime API answered and its body.
 post() {
   p=$1; label=$2; shift 2
   : > "$W/pbody"
   code=$(c -o "$W/pbody" -w '%{http_code}' -X POST "$@" --data-binary @- "$RT/$p") || true
-  printf '%s\t%s\t%s\n' "$label" "$code" "$(base64 -w0 < "$W/pbody")" >> "$RECORD"
+  record "$label" "$code" < "$W/pbody"
 }
 """
 
@@ -255,29 +283,131 @@ def _indent(text):
     return "".join("  " + line + "\n" for line in text.strip("\n").splitlines())
 
 
-def parse_records(payload):
-    """Parse the lines written by the shell `post` helper: {label: (code, body bytes)}."""
-    out = {}
-    if isinstance(payload, bytes):
-        payload = payload.decode()
-    for line in payload.splitlines():
-        if not line.strip():
-            continue
-        label, code, b64 = (line.split("\t") + ["", ""])[:3]
-        out[label] = (int(code) if code.isdigit() else code, base64.b64decode(b64))
-    return out
+# --------------------------------------------------------------------------------------------
+# The recorder: what functions tell the test besides their result
 
 
-def wait_records(path, labels, timeout=10.0):
-    """Wait until the record file at `path` holds every label; return parse_records of it."""
+@dataclass
+class Record:
+    label: str
+    body: bytes
+    code: Optional[int]  # the CODE the function passed on (e.g. the Runtime API's status), if any
 
-    def complete():
-        if not Path(path).exists():
-            return None
-        rec = parse_records(Path(path).read_text())
-        return rec if set(labels) <= set(rec) else None
+    @property
+    def text(self):
+        return self.body.decode()
 
-    return wait_until(complete, timeout=timeout, message=f"runtime records {sorted(labels)} in {path}")
+    def json(self):
+        return json.loads(self.body)
+
+
+class Recorder:
+    """A threaded HTTP server on 127.0.0.1:<free port> in the test process. Functions report to
+    it over the network (instances share the host's network, not its files):
+
+      POST /record/LABEL[?code=N]  body = the record      -> 204; kept in .records (arrival order)
+      GET  /count/KEY                                      -> 200, KEY's counter after +1 (text)
+
+    .url / .env ({"RECORDER_URL": url}, for a function's Environment); .records (a copy);
+    .wait(labels | count, timeout) -> {label: first Record with it} | the first `count` Records;
+    .count(key) -> the counter's current value."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._records = []
+        self._counts = {}
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _body(self):
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                    data = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0], 16)
+                        if size == 0:  # then trailers up to an empty line
+                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                                pass
+                            return data
+                        data += self.rfile.read(size + 2)[:size]
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _answer(self, status, body=b""):
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                url = urlsplit(self.path)
+                body = self._body()
+                if not url.path.startswith("/record/"):
+                    return self._answer(404, b"unknown path\n")
+                code = parse_qs(url.query).get("code", [""])[0]
+                rec = Record(unquote(url.path[len("/record/") :]), body, int(code) if code.isdigit() else None)
+                with recorder._cond:
+                    recorder._records.append(rec)
+                    recorder._cond.notify_all()
+                self._answer(204)
+
+            def do_GET(self):
+                path = urlsplit(self.path).path
+                if not path.startswith("/count/"):
+                    return self._answer(404, b"unknown path\n")
+                key = unquote(path[len("/count/") :])
+                with recorder._cond:
+                    n = recorder._counts[key] = recorder._counts.get(key, 0) + 1
+                    recorder._cond.notify_all()
+                self._answer(200, str(n).encode())
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, name="e2e-recorder", daemon=True)
+        self._thread.start()
+
+    @property
+    def env(self):
+        return {"RECORDER_URL": self.url}
+
+    @property
+    def records(self):
+        with self._cond:
+            return list(self._records)
+
+    def count(self, key):
+        with self._cond:
+            return self._counts.get(key, 0)
+
+    def wait(self, what, timeout=10.0):
+        """Wait until every label in `what` (a label or labels) was recorded, and return
+        {label: its first Record}; or, with an int, until that many records arrived, and return
+        the first `what` Records."""
+        if isinstance(what, int):
+            ready = lambda: len(self._records) >= what  # noqa: E731
+            result = lambda: self._records[:what]  # noqa: E731
+        else:
+            labels = [what] if isinstance(what, str) else list(what)
+
+            def ready():
+                return set(labels) <= {r.label for r in self._records}
+
+            def result():
+                return {l: next(r for r in self._records if r.label == l) for l in labels}
+
+        with self._cond:
+            if not self._cond.wait_for(ready, timeout):
+                got = [(r.label, r.code, r.body[:200]) for r in self._records]
+                pytest.fail(f"timed out after {timeout} s waiting for records {what!r}; recorded: {got}")
+            return result()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,6 +495,17 @@ class Invocation:
 
     def json(self):
         return json.loads(self.payload)
+
+    @property
+    def instance(self):
+        """The log stream name of the instance that served this invocation, from a result with a
+        "stream" (STREAM_BODY) or "AWS_LAMBDA_LOG_STREAM_NAME" (ECHO_ENV) member; asserts its
+        format, so that instance comparisons never compare empty or missing names."""
+        assert self.function_error is None, self.payload
+        body = self.json()
+        stream = body.get("stream", body.get("AWS_LAMBDA_LOG_STREAM_NAME"))
+        assert isinstance(stream, str) and LOG_STREAM_RE.fullmatch(stream), f"no log stream name in {body!r}"
+        return stream
 
     @property
     def report(self):
@@ -482,8 +623,12 @@ class Functions:
         wait_until(active, timeout=timeout, interval=0.1, message=f"function {name} to become Active")
 
 
-# A shell function answering {"pid": <instance pid>} (identifies the instance).
-PID_BODY = r"""printf '{"pid":%d}' $$ | respond"""
+# Instance identity: the log stream name, unique per instance (ref §1.7), not a pid (a sandboxed
+# bootstrap is pid 1 of its own pid namespace). A shell function body answering
+# {"stream": <its instance's log stream name>}; the C echo function answers it (among the other
+# AWS_* variables) to ECHO_ENV. Invocation.instance reads and checks either answer.
+STREAM_BODY = r"""printf '{"stream":"%s"}' "$AWS_LAMBDA_LOG_STREAM_NAME" | respond"""
+ECHO_ENV = {"action": "env"}
 
 
 # --------------------------------------------------------------------------------------------

@@ -197,19 +197,19 @@ def test_invoke_unknown_function_fails(cli):
     assert "ResourceNotFoundException" in text or "not found" in text.lower()
 
 
-def test_invoke_async(cli, lam, tmp_path):
+def test_invoke_async(cli, lam, tmp_path, recorder):
     name = unique_name("cliasync")
     body = r"""
-printf '%s\n' "$(jget token)" >> "$(jget path)"
+printf '%s' "$(jget token)" | record event
 printf '{}' | respond
 """
     write_tree(tmp_path / "fn", {"bootstrap": (shell_bootstrap(body), 0o755)})
-    cli_create(cli, lam, name, tmp_path / "fn")
-    out = tmp_path / "async.out"
+    cli_create(cli, lam, name, tmp_path / "fn", "--env", f"RECORDER_URL={recorder.url}")
     token = uuid.uuid4().hex
-    proc = cli("invoke", name, "--async", "--payload", json.dumps({"path": str(out), "token": token}))
+    proc = cli("invoke", name, "--async", "--payload", json.dumps({"token": token}))
     assert proc.returncode == 0
-    wait_until(lambda: out.exists() and out.read_text() == token + "\n", timeout=15, message="async side effect")
+    assert recorder.wait(["event"], timeout=15)["event"].text == token
+    assert [r.label for r in recorder.records] == ["event"], "the event must run exactly once"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,19 +12,19 @@ import pytest
 from botocore.exceptions import ClientError
 
 from e2e_util import (
+    ECHO_ENV,
     MAX_RESPONSE,
     MAX_SYNC_PAYLOAD,
-    PID_BODY,
+    STREAM_BODY,
     START_RE,
     END_RE,
     UUID_RE,
     Functions,
     check_billing,
     client_error,
+    instance_processes,
     invoke,
-    wait_records,
     parse_reports,
-    process_gone,
     wait_until,
 )
 
@@ -151,47 +151,48 @@ printf '"ok"' | respond
 # Warm reuse
 
 
-def test_warm_reuse_c_echo_same_pid_and_init_once(lam, functions):
+def test_warm_reuse_c_echo_same_instance_and_init_once(lam, functions):
     name = functions.echo()
-    results = [invoke(lam, name, {"action": "pid"}) for _ in range(3)]
-    bodies = [r.json() for r in results]
-    pids = {b["pid"] for b in bodies}
-    assert len(pids) == 1, f"consecutive invokes must reuse the warm instance: {bodies}"
-    counts = [b["invocations"] for b in bodies]
-    assert counts[1] == counts[0] + 1 and counts[2] == counts[1] + 1, counts
+    # env, pid, pid, env: the same instance (stream name) all along, and one process whose
+    # per-process invocation counter goes on (2, 3) instead of restarting at 1.
+    results = [invoke(lam, name, p) for p in (ECHO_ENV, {"action": "pid"}, {"action": "pid"}, ECHO_ENV)]
+    streams = {results[0].instance, results[3].instance}
+    assert len(streams) == 1, f"consecutive invokes must reuse the warm instance: {streams}"
+    counts = [r.json()["invocations"] for r in results[1:3]]
+    assert counts == [2, 3], counts
     assert results[0].report.init is not None
-    assert results[1].report.init is None and results[2].report.init is None
+    assert all(r.report.init is None for r in results[1:]), "init runs once per instance"
 
 
 def test_warm_reuse_shell_keeps_state(lam, functions):
     name = functions.shell(
         r"""
 N=$((N+1))
-printf '{"pid":%d,"n":%d}' $$ "$N" | respond
+printf '{"stream":"%s","n":%d}' "$AWS_LAMBDA_LOG_STREAM_NAME" "$N" | respond
 """,
         init="N=0",
     )
-    bodies = [invoke(lam, name).json() for _ in range(3)]
-    assert [b["n"] for b in bodies] == [1, 2, 3]
-    assert len({b["pid"] for b in bodies}) == 1
+    results = [invoke(lam, name) for _ in range(3)]
+    assert [r.json()["n"] for r in results] == [1, 2, 3]
+    assert len({r.instance for r in results}) == 1
 
 
 # ---------------------------------------------------------------------------------------------
 # Timeout, crash, init errors, function errors
 
-SLEEP_OR_PID = r"""
+SLEEP_OR_STREAM = r"""
 case "$(jget action)" in
   sleep) sleep 3 ;;
   crash) echo "about to crash" >&2; exit 3 ;;
 esac
-printf '{"pid":%d}' $$ | respond
-"""
+""" + STREAM_BODY
 
 
 def test_timeout_kills_instance_and_next_invoke_is_cold(lam, functions):
-    name = functions.shell(SLEEP_OR_PID, timeout=1)
+    name = functions.shell(SLEEP_OR_STREAM, timeout=1)
     first = invoke(lam, name)
-    pid1 = first.json()["pid"]
+    stream1 = first.instance
+    assert instance_processes(name, stream1), "the warm instance's processes should be visible"
 
     timed_out = invoke(lam, name, {"action": "sleep"})
     assert timed_out.status == 200
@@ -206,16 +207,19 @@ def test_timeout_kills_instance_and_next_invoke_is_cold(lam, functions):
     assert m.start() < log.index(f"END RequestId: {timed_out.request_id}")
     assert timed_out.report.request_id == timed_out.request_id
 
-    wait_until(lambda: process_gone(pid1), timeout=10, message=f"timed-out instance pid {pid1} to be killed")
+    # The timed-out instance is killed, its children too (the `sleep`): no process of it is left.
+    wait_until(
+        lambda: not instance_processes(name, stream1), timeout=10, message=f"timed-out instance {stream1} to be killed"
+    )
     after = invoke(lam, name)
     assert after.function_error is None
-    assert after.json()["pid"] != pid1
+    assert after.instance != stream1, "the invoke after a timeout must run in a new instance"
     assert after.report.init is not None, "the invoke after a timeout is a cold start"
 
 
 def test_crash_mid_invoke_is_runtime_exit_error(lam, functions):
-    name = functions.shell(SLEEP_OR_PID)
-    pid1 = invoke(lam, name).json()["pid"]
+    name = functions.shell(SLEEP_OR_STREAM)
+    stream1 = invoke(lam, name).instance
 
     crashed = invoke(lam, name, {"action": "crash"})
     assert crashed.status == 200
@@ -229,7 +233,7 @@ def test_crash_mid_invoke_is_runtime_exit_error(lam, functions):
 
     after = invoke(lam, name)
     assert after.function_error is None
-    assert after.json()["pid"] != pid1
+    assert after.instance != stream1, "the invoke after a crash must run in a new instance"
     assert after.report.init is not None
 
 
@@ -261,27 +265,26 @@ def test_init_exit_before_next(lam, functions):
     assert again.json()["errorType"] == err["errorType"]
 
 
-def test_init_error_then_next_invoke_reinitialises(lam, functions, tmp_path):
+def test_init_error_then_next_invoke_reinitialises(lam, functions, recorder):
     # ref §1.4: after an init error the environment is discarded and the next invoke re-inits.
-    # (The marker lives in a host path: instances are plain processes for now.)
-    marker = tmp_path / "failed-once"
+    # The count of inits lives in the recorder: it must outlive the failed instance.
     init = r"""
-if [ ! -e "$MARKER" ]; then
-  : > "$MARKER"
+if [ "$(counter init)" = 1 ]; then
   printf '{"errorMessage":"first init fails","errorType":"Runtime.FirstTime"}' |
     c -o /dev/null -X POST --data-binary @- "$RT/init/error"
   exit 1
 fi
 """
-    name = functions.shell(PID_BODY, init=init, env={"MARKER": str(marker)})
+    name = functions.shell(STREAM_BODY, init=init, env=recorder.env)
     first = invoke(lam, name)
     assert first.function_error == "Unhandled"
     assert first.json()["errorType"] == "Runtime.FirstTime"
-    assert marker.exists()
+    assert recorder.count("init") == 1
     second = invoke(lam, name)
     assert second.function_error is None, second.payload
-    assert "pid" in second.json()
+    assert second.instance
     assert second.report.init is not None
+    assert recorder.count("init") == 2, "the second invoke must run init again"
 
 
 def test_missing_bootstrap_is_a_runtime_error(lam, functions):
@@ -303,11 +306,13 @@ if [ "$(jget action)" = "fail" ]; then
         + ERROR_BODY.decode()
         + r"""' | fail_with MyError
 else
-  printf '{"pid":%d}' $$ | respond
+  """
+        + STREAM_BODY
+        + r"""
 fi
 """
     )
-    pid1 = invoke(lam, name).json()["pid"]
+    stream1 = invoke(lam, name).instance
     failed = invoke(lam, name, {"action": "fail"})
     assert failed.status == 200
     assert failed.function_error == "Unhandled"
@@ -315,7 +320,7 @@ fi
     assert f"END RequestId: {failed.request_id}" in failed.log
     # A reported error keeps the instance: the next invoke is warm.
     after = invoke(lam, name)
-    assert after.json()["pid"] == pid1
+    assert after.instance == stream1
     assert after.report.init is None
 
 
@@ -355,14 +360,13 @@ def test_request_payload_of_exactly_6_mib_is_accepted(lam, functions):
 BIG_RESPONSE_BODY = r"""
 case "$(jget action)" in
   big) head -c "$(jget size)" /dev/zero | tr '\0' a | post "invocation/$REQUEST_ID/response" big ;;
-  *) printf '{"pid":%d}' $$ | respond ;;
+  *) """ + STREAM_BODY + r""" ;;
 esac
 """
 
 
-def test_response_over_limit_is_function_response_size_too_large(lam, functions, tmp_path):
-    record = tmp_path / "record"
-    name = functions.shell(BIG_RESPONSE_BODY, memory=512, env={"RECORD_FILE": str(record)})
+def test_response_over_limit_is_function_response_size_too_large(lam, functions, recorder):
+    name = functions.shell(BIG_RESPONSE_BODY, memory=512, env=recorder.env)
     big = invoke(lam, name, {"action": "big", "size": MAX_RESPONSE + 1}, tail=False)
     assert big.status == 200
     assert big.function_error == "Unhandled"
@@ -371,24 +375,23 @@ def test_response_over_limit_is_function_response_size_too_large(lam, functions,
     assert "6291556" in err["errorMessage"]  # ref §1.2
 
     # The runtime itself was answered 413 (ref §1.2) ...
-    code, body = wait_records(record, ["big"])["big"]
-    assert code == 413
-    assert json.loads(body)["errorType"] == "RequestEntityTooLarge"
+    big_rec = recorder.wait(["big"])["big"]
+    assert big_rec.code == 413
+    assert big_rec.json()["errorType"] == "RequestEntityTooLarge"
     # ... and carries on: the function keeps working.
     after = invoke(lam, name)
     assert after.function_error is None
-    assert "pid" in after.json()
+    assert after.instance
 
 
-def test_response_of_exactly_the_limit_is_delivered(lam, functions, tmp_path):
-    record = tmp_path / "record"
-    name = functions.shell(BIG_RESPONSE_BODY, memory=512, env={"RECORD_FILE": str(record)})
+def test_response_of_exactly_the_limit_is_delivered(lam, functions, recorder):
+    name = functions.shell(BIG_RESPONSE_BODY, memory=512, env=recorder.env)
     inv = invoke(lam, name, {"action": "big", "size": MAX_RESPONSE}, tail=False)
     assert inv.status == 200
     assert inv.function_error is None
     assert len(inv.payload) == MAX_RESPONSE
     assert inv.payload == b"a" * MAX_RESPONSE
-    assert wait_records(record, ["big"])["big"][0] == 202
+    assert recorder.wait(["big"])["big"].code == 202
 
 
 def test_non_json_payload_is_rejected(lam, functions):
@@ -402,33 +405,32 @@ def test_non_json_payload_is_rejected(lam, functions):
 # ---------------------------------------------------------------------------------------------
 # Async (Event) and DryRun
 
-APPEND_BODY = r"""
-path=$(jget path); token=$(jget token)
-printf '%s\n' "$token" >> "$path"
+# The async invocation's side effect: the event's token, reported to the recorder.
+TOKEN_BODY = r"""
+printf '%s' "$(jget token)" | record event
 printf '{}' | respond
 """
 
 
-def test_event_invoke_returns_202_and_runs(lam, functions, tmp_path):
-    name = functions.shell(APPEND_BODY)
-    out = tmp_path / "event.out"
+def test_event_invoke_returns_202_and_runs(lam, functions, recorder):
+    name = functions.shell(TOKEN_BODY, env=recorder.env)
     token = uuid.uuid4().hex
-    inv = invoke(lam, name, {"path": str(out), "token": token}, invocation_type="Event")
+    inv = invoke(lam, name, {"token": token}, invocation_type="Event")
     assert inv.status == 202
     assert inv.payload == b""
     assert inv.function_error is None
     assert inv.executed_version is None  # ref §2.2: no X-Amz-Executed-Version on Event
-    wait_until(lambda: out.exists() and out.read_text() == token + "\n", timeout=15, message="the async invocation's side effect")
+    assert recorder.wait(["event"], timeout=15)["event"].text == token
+    assert [r.label for r in recorder.records] == ["event"], "the event must run exactly once"
 
 
-def test_event_invoke_via_aws_cli(aws, functions, tmp_path):
-    name = functions.shell(APPEND_BODY)
-    out = tmp_path / "cli-event.out"
+def test_event_invoke_via_aws_cli(aws, functions, recorder):
+    name = functions.shell(TOKEN_BODY, env=recorder.env)
     token = uuid.uuid4().hex
-    meta, body = aws.invoke(name, json.dumps({"path": str(out), "token": token}), "--invocation-type", "Event")
+    meta, body = aws.invoke(name, json.dumps({"token": token}), "--invocation-type", "Event")
     assert meta["StatusCode"] == 202
     assert body == b""
-    wait_until(lambda: out.exists() and token in out.read_text(), timeout=15, message="the async invocation's side effect")
+    assert recorder.wait(["event"], timeout=15)["event"].text == token
 
 
 def test_dry_run_is_204(lam, functions):
@@ -446,13 +448,13 @@ def test_dry_run_is_204(lam, functions):
 
 
 def test_parallel_invocations_use_several_instances(lam, functions):
-    name = functions.shell('sleep 1\nprintf \'{"pid":%d}\' $$ | respond', timeout=3)
+    name = functions.shell("sleep 1\n" + STREAM_BODY, timeout=3)
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda i: invoke(lam, name, {"i": i}, tail=False), range(4)))
     for r in results:
         assert r.status == 200 and r.function_error is None, r.payload
-    pids = {r.json()["pid"] for r in results}
-    assert len(pids) >= 2, f"4 concurrent invocations all ran in one instance: {pids}"
+    streams = {r.instance for r in results}
+    assert len(streams) >= 2, f"4 concurrent invocations all ran in one instance: {streams}"
     assert len({r.request_id for r in results}) == 4
 
 
@@ -460,10 +462,11 @@ def test_idle_instances_are_reaped(daemon_factory, lam_for):
     d = daemon_factory(idle_timeout=1)
     lam = lam_for(d)
     name = Functions(lam).echo()
-    first = invoke(lam, name, {"action": "pid"})
-    pid1 = first.json()["pid"]
-    wait_until(lambda: process_gone(pid1), timeout=20, message=f"idle instance {pid1} to be reaped")
-    second = invoke(lam, name, {"action": "pid"})
-    assert second.json()["pid"] != pid1
+    stream1 = invoke(lam, name, ECHO_ENV).instance
+    assert instance_processes(name, stream1), "the warm instance's process should be visible"
+    # No invoke while waiting (one would keep the instance warm): watch its processes go.
+    wait_until(lambda: not instance_processes(name, stream1), timeout=20, message=f"idle instance {stream1} to be reaped")
+    second = invoke(lam, name, ECHO_ENV)
+    assert second.instance != stream1, "the invoke after reaping must run in a new instance"
     assert second.report.init is not None
 

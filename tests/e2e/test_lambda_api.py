@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 from e2e_util import (
     ACCOUNT,
     LAMBDALITE,
-    PID_BODY,
     REGION,
+    STREAM_BODY,
     ROLE,
     UUID_RE,
     clean_env,
@@ -218,8 +218,8 @@ def test_list_functions_lists_and_paginates(lam, functions):
 
 
 def test_update_function_code_runs_new_code(lam, functions):
-    v1 = shell_zip(r"""printf '{"version":"v1","pid":%d}' $$ | respond""")
-    v2 = shell_zip(r"""printf '{"version":"v2","pid":%d}' $$ | respond""")
+    v1 = shell_zip(r"""printf '{"version":"v1","stream":"%s"}' "$AWS_LAMBDA_LOG_STREAM_NAME" | respond""")
+    v2 = shell_zip(r"""printf '{"version":"v2","stream":"%s"}' "$AWS_LAMBDA_LOG_STREAM_NAME" | respond""")
     name = functions.create(zip_bytes=v1, prefix="upcode")
     before = lam.get_function_configuration(FunctionName=name)
     first = invoke(lam, name)
@@ -236,6 +236,7 @@ def test_update_function_code_runs_new_code(lam, functions):
     assert second.function_error is None
     assert second.json()["version"] == "v2", "a warm instance of the old code served the invoke"
     assert second.report.init is not None  # new code: a fresh instance (cold start)
+    assert second.instance != first.instance
     assert lam.get_function_configuration(FunctionName=name)["CodeSha256"] == code_sha256(v2)
 
 
@@ -563,10 +564,10 @@ def test_refuses_non_loopback_listen_with_development_key(tmp_path):
 
 
 def test_invoke_by_function_arn(lam, functions):
-    name = functions.shell(PID_BODY)
+    name = functions.shell(STREAM_BODY)
     inv = invoke(lam, function_arn(name))
     assert inv.status == 200
-    assert "pid" in inv.json()
+    assert inv.instance
 
 
 def test_arns_carry_the_region_the_request_was_signed_for(daemon, functions):

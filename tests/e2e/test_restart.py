@@ -9,8 +9,9 @@ from e2e_util import (
     code_sha256,
     invoke,
     layer_arn,
+    STREAM_BODY,
+    instance_processes,
     make_lambda_client,
-    process_gone,
     shell_bootstrap,
     unique_name,
     wait_until,
@@ -86,11 +87,14 @@ def test_restart_twice_and_update_in_between(daemon, lam, functions):
 def test_sigterm_stops_instances(daemon, lam, functions):
     # The instance answers, then sleeps instead of going back to /next: it would outlive the
     # daemon unless the daemon stops its instances on shutdown.
-    name = functions.shell("""printf '{"pid":%d}' $$ | respond\nsleep 30""")
-    pid = invoke(lam, name).json()["pid"]
-    assert not process_gone(pid), "the instance should be alive before shutdown"
+    # Its processes are found on the host by the function's (unique) name in their environment.
+    name = functions.shell(STREAM_BODY + "\nsleep 30")
+    stream = invoke(lam, name).instance
+    assert instance_processes(name, stream), "the instance should be alive before shutdown"
     daemon.stop()  # asserts exit status 0 and a clean stderr
-    wait_until(lambda: process_gone(pid), timeout=10, message=f"instance {pid} to be stopped with the daemon")
+    wait_until(
+        lambda: not instance_processes(name), timeout=10, message=f"the processes of {name} to be stopped with the daemon"
+    )
 
 
 def test_restart_on_same_port_serves_immediately(daemon, lam, functions):

@@ -13,7 +13,6 @@ from e2e_util import (
     SENTINEL_VAR,
     function_arn,
     invoke,
-    wait_records,
 )
 
 UNKNOWN_ID = "00000000-0000-0000-0000-000000000000"
@@ -167,16 +166,18 @@ printf '{"errorType":"Late","errorMessage":"late"}' | post "init/error" init_err
 )
 
 
-def test_result_posting_rules(lam, functions, tmp_path):
-    record = tmp_path / "record"
-    name = functions.shell(POSTING_RULES_BODY, env={"RECORD_FILE": str(record)})
+def test_result_posting_rules(lam, functions, recorder):
+    name = functions.shell(POSTING_RULES_BODY, env=recorder.env)
     inv = invoke(lam, name)
     assert inv.function_error is None
     assert inv.payload == b'"first"', "the first result posted wins"
 
-    rec = wait_records(
-        record, ["unknown_response", "unknown_error", "first", "second", "error_after_response", "init_error_after_init"]
-    )
+    rec = {
+        label: (r.code, r.body)
+        for label, r in recorder.wait(
+            ["unknown_response", "unknown_error", "first", "second", "error_after_response", "init_error_after_init"]
+        ).items()
+    }
 
     def error_type(label):
         return json.loads(rec[label][1])["errorType"]
@@ -198,10 +199,9 @@ def test_result_posting_rules(lam, functions, tmp_path):
     assert rec["init_error_after_init"][0] == 403
 
 
-def test_stale_request_id_after_completion_is_invalid(lam, functions, tmp_path):
+def test_stale_request_id_after_completion_is_invalid(lam, functions, recorder):
     # A result for the previous invocation's id, posted during the next one -> 400 InvalidRequestID
     # (ref §1.2: "stale id").
-    record = tmp_path / "record"
     body = r"""
 if [ -n "${PREV:-}" ]; then
   printf '"stale"' | post "invocation/$PREV/response" stale
@@ -209,29 +209,28 @@ fi
 PREV=$REQUEST_ID
 printf '"ok"' | respond
 """
-    name = functions.shell(body, env={"RECORD_FILE": str(record)})
+    name = functions.shell(body, env=recorder.env)
     assert invoke(lam, name).payload == b'"ok"'
     second = invoke(lam, name)
     assert second.payload == b'"ok"'
-    code, err = wait_records(record, ["stale"])["stale"]
-    assert code == 400
-    assert json.loads(err)["errorType"] == "InvalidRequestID"
+    stale = recorder.wait(["stale"])["stale"]
+    assert stale.code == 400
+    assert stale.json()["errorType"] == "InvalidRequestID"
 
 
-def test_chunked_response_upload_arrives_intact(lam, functions, tmp_path):
-    record = tmp_path / "record"
+def test_chunked_response_upload_arrives_intact(lam, functions, recorder):
     body = r"""
 code=$(seq 1 40000 | c -o /dev/null -w '%{http_code}' -X POST -T - -H 'Transfer-Encoding: chunked' \
   "$RT/invocation/$REQUEST_ID/response") || true
-printf 'chunked\t%s\t\n' "$code" >> "$RECORD"
+printf '' | record chunked "$code"
 """
-    name = functions.shell(body, env={"RECORD_FILE": str(record)})
+    name = functions.shell(body, env=recorder.env)
     inv = invoke(lam, name, tail=False)
     expected = "".join(f"{i}\n" for i in range(1, 40001)).encode()
     assert inv.function_error is None, inv.payload[:500]
     assert len(inv.payload) == len(expected)
     assert inv.payload == expected
-    assert wait_records(record, ["chunked"])["chunked"][0] == 202
+    assert recorder.wait(["chunked"])["chunked"].code == 202
 
 
 def test_chunked_error_upload(lam, functions):
