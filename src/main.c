@@ -14,6 +14,7 @@ const ll_command_t ll_commands[] = {
     {"get", ll_cmd_get, "show a function's configuration"},
     {"delete", ll_cmd_delete, "delete a function"},
     {"logs", ll_cmd_logs, "print (or follow) a function's logs"},
+    {"info", ll_cmd_info, "show the daemon's address, data dir and sandbox in force"},
     {NULL, NULL, NULL},
 };
 

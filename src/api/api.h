@@ -5,6 +5,9 @@
 #define LL_API_API_H
 
 #include <jansson.h>
+#include <stdbool.h>
+
+#define LL_VERSION "0.1.0"
 
 #include "engine/engine.h"
 #include "http/router.h"
@@ -14,6 +17,9 @@
 typedef struct ll_api_ctx {
   ll_engine_t *engine;
   uv_loop_t *loop;
+  const char *listen;           /* "127.0.0.1:4566" */
+  bool sandbox;                 /* instances run in sandboxes */
+  const char *sandbox_summary;  /* what the sandbox probe found, one mechanism a line */
 } ll_api_ctx_t;
 
 /* The route tables of the main listener (Lambda REST paths, and POST / dispatched by

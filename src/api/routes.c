@@ -2,6 +2,7 @@
  * name their operation in X-Amz-Target ("Logs_20140328.FilterLogEvents"). Later services
  * (Kinesis, DynamoDB) add their prefix here. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -25,8 +26,31 @@ static void json_target(ll_http_req_t *req) {
                target[0] ? target : "(no X-Amz-Target header)");
 }
 
+/* GET /lambdalite/v1/info (signed like the Lambda API): what this daemon is and what isolation
+ * is in force, for `lambdalite info`. */
+static void info(ll_http_req_t *req) {
+  if (ll_api_authenticate(req, LL_PROTO_REST_JSON) < 0) return;
+  ll_api_ctx_t *ctx = req->listener_data;
+  ll_function_t **fns;
+  size_t n = ll_function_list(ctx->engine, &fns);
+  free(fns);
+  json_t *mechanisms = json_array();
+  for (const char *p = ctx->sandbox_summary ? ctx->sandbox_summary : ""; *p;) {
+    size_t len = strcspn(p, "\n");
+    if (len) json_array_append_new(mechanisms, json_stringn(p, len));
+    p += len + (p[len] == '\n');
+  }
+  json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:i,s:{s:b,s:o}}", "version", LL_VERSION, "listen",
+                          ctx->listen ? ctx->listen : "", "dataDir",
+                          ll_engine_data_dir(ctx->engine), "region", ll_engine_region(ctx->engine),
+                          "functions", (int)n, "sandbox", "enabled", ctx->sandbox, "mechanisms",
+                          mechanisms);
+  ll_api_json(req, 200, doc, NULL);
+}
+
 static const ll_http_route_t json_routes[] = {
     {"POST", "/", json_target, 16u << 20, "JsonTarget"},
+    {"GET", "/lambdalite/v1/info", info, 0, "Info"},
     {NULL, NULL, NULL, 0, NULL},
 };
 

@@ -22,6 +22,7 @@ int ll_cmd_list(int argc, char **argv);
 int ll_cmd_get(int argc, char **argv);
 int ll_cmd_delete(int argc, char **argv);
 int ll_cmd_logs(int argc, char **argv);
+int ll_cmd_info(int argc, char **argv);
 
 /* ---- the client side (client.c) ---------------------------------------------------------- */
 

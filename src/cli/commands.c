@@ -565,3 +565,55 @@ int ll_cmd_logs(int argc, char **argv) {
     sleep(1);
   }
 }
+
+/* ---- info -------------------------------------------------------------------------------- */
+
+static const char info_usage[] =
+    "usage: lambdalite info [--json] [--endpoint URL]\n"
+    "\n"
+    "Shows what the daemon is: version, address, data directory, region, how many functions,\n"
+    "and which sandbox mechanisms are in force on this machine.\n";
+
+int ll_cmd_info(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"json", no_argument, 0, 'j'}, {"endpoint", required_argument, 0, 'E'},
+      {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  const char *endpoint = NULL;
+  bool as_json = false;
+  int c;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+      case 'j': as_json = true; break;
+      case 'E': endpoint = optarg; break;
+      case 'h': fputs(info_usage, stdout); return 0;
+      default: return usage_error(info_usage);
+    }
+  }
+  if (optind != argc) return usage_error(info_usage);
+  ll_client_response_t resp;
+  if (ll_client_request(ll_client_endpoint(endpoint), "lambda", "GET", "/lambdalite/v1/info", NULL,
+                        0, NULL, &resp) < 0)
+    return 1;
+  int rc = 0;
+  if (resp.status != 200) {
+    rc = ll_client_report_error(&resp);
+  } else if (as_json) {
+    printf("%s\n", resp.body);
+  } else {
+    json_t *doc = json_loads(resp.body, 0, NULL);
+    printf("lambdalite %s at http://%s\n", json_string_value(json_object_get(doc, "version")),
+           json_string_value(json_object_get(doc, "listen")));
+    printf("data dir   %s\n", json_string_value(json_object_get(doc, "dataDir")));
+    printf("region     %s\n", json_string_value(json_object_get(doc, "region")));
+    printf("functions  %lld\n", (long long)json_integer_value(json_object_get(doc, "functions")));
+    json_t *sb = json_object_get(doc, "sandbox");
+    printf("sandbox    %s\n", json_is_true(json_object_get(sb, "enabled")) ? "on" : "off");
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(sb, "mechanisms"), i, m)
+        printf("  %s\n", json_string_value(m));
+    json_decref(doc);
+  }
+  ll_client_response_free(&resp);
+  return rc;
+}

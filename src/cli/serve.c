@@ -11,6 +11,7 @@
 #include "core/mem.h"
 #include "engine/engine.h"
 #include "http/server.h"
+#include "sandbox/sandbox.h"
 
 static const char usage[] =
     "usage: lambdalite serve [--listen HOST:PORT] [--data-dir DIR] [--idle-timeout SECONDS]\n"
@@ -25,7 +26,12 @@ static const char usage[] =
     "                         (default $XDG_DATA_HOME/lambdalite or ~/.local/share/lambdalite)\n"
     "  --idle-timeout SECONDS idle instances stop after this long (default 300; 0 = a cold\n"
     "                         start for every invoke)\n"
-    "  --max-instances N      instances per function at most (default 64); more invocations wait\n";
+    "  --max-instances N      instances per function at most (default 64); more invocations wait\n"
+    "  --sandbox on|off       run each instance in its own Linux sandbox (default on: namespaces,\n"
+    "                         a minimal read-only root, cgroup limits, seccomp; what this machine\n"
+    "                         allows is printed at start and by `lambdalite info`)\n"
+    "  --cpu share|quota      CPU in proportion to MemorySize (1769 MB = one core) as a weight\n"
+    "                         (default: spare CPU is used) or as a hard quota, as Lambda throttles\n";
 
 typedef struct daemon_state {
   uv_loop_t *loop;
@@ -58,12 +64,15 @@ int ll_cmd_serve(int argc, char **argv) {
   static const struct option opts[] = {
       {"listen", required_argument, 0, 'l'},   {"data-dir", required_argument, 0, 'd'},
       {"idle-timeout", required_argument, 0, 'i'}, {"max-instances", required_argument, 0, 'm'},
-      {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+      {"sandbox", required_argument, 0, 's'},  {"cpu", required_argument, 0, 'c'},
+      {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0},
   };
   const char *listen = "127.0.0.1:4566";
   char *data_dir = NULL;
   double idle = 300;
   int max_instances = 64;
+  bool sandbox = true, cpu_hard = false;
   int c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
@@ -71,6 +80,22 @@ int ll_cmd_serve(int argc, char **argv) {
       case 'd': free(data_dir); data_dir = ll_strdup(optarg); break;
       case 'i': idle = atof(optarg); break;
       case 'm': max_instances = atoi(optarg); break;
+      case 's':
+        if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
+          fprintf(stderr, "lambdalite serve: --sandbox wants on or off (got %s)\n", optarg);
+          free(data_dir);
+          return 2;
+        }
+        sandbox = strcmp(optarg, "on") == 0;
+        break;
+      case 'c':
+        if (strcmp(optarg, "share") != 0 && strcmp(optarg, "quota") != 0) {
+          fprintf(stderr, "lambdalite serve: --cpu wants share or quota (got %s)\n", optarg);
+          free(data_dir);
+          return 2;
+        }
+        cpu_hard = strcmp(optarg, "quota") == 0;
+        break;
       case 'h': fputs(usage, stdout); free(data_dir); return 0;
       default: fputs(usage, stderr); free(data_dir); return 2;
     }
@@ -91,14 +116,38 @@ int ll_cmd_serve(int argc, char **argv) {
   int port = atoi(colon + 1);
   signal(SIGPIPE, SIG_IGN);
 
+  ll_sandbox_caps_t caps = {0};
+  if (sandbox) {
+    ll_err_t perr = LL_ERR_INIT;
+    if (ll_sandbox_probe("lambdalite", &caps, &perr) < 0) {
+      fprintf(stderr,
+              "lambdalite: the sandbox cannot run here (%s): instances run as plain processes. "
+              "Pass --sandbox off to say so explicitly.\n",
+              perr.msg);
+      sandbox = false;
+      snprintf(caps.summary, sizeof caps.summary, "sandbox: off (%s)", perr.msg);
+    } else {
+      fprintf(stderr, "lambdalite: sandbox in force:\n");
+      for (const char *p = caps.summary; *p;) {
+        size_t len = strcspn(p, "\n");
+        if (len) fprintf(stderr, "  %.*s\n", (int)len, p);
+        p += len + (p[len] == '\n');
+      }
+    }
+  } else {
+    snprintf(caps.summary, sizeof caps.summary, "sandbox: off (--sandbox off)");
+  }
   daemon_state_t d = {.loop = uv_default_loop()};
-  ll_api_ctx_t ctx = {.loop = d.loop};
+  ll_api_ctx_t ctx = {.loop = d.loop, .listen = listen, .sandbox = sandbox,
+                      .sandbox_summary = caps.summary};
   ll_engine_config_t cfg = {
       .data_dir = data_dir,
       .region = "us-east-1",
       .account = "000000000000",
       .idle_timeout_s = idle,
       .max_instances = max_instances,
+      .sandbox = sandbox,
+      .cpu_hard = cpu_hard,
       .open_endpoint = ll_api_runtime_open,
       .close_endpoint = ll_api_runtime_close,
       .endpoint_ud = &ctx,

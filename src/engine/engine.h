@@ -44,6 +44,9 @@ typedef struct ll_engine_config {
   const char *account;       /* "000000000000" */
   double idle_timeout_s;     /* idle instances are stopped after this long; 0 = after each use */
   int max_instances;         /* per function (a simple cap until the concurrency model lands) */
+  bool sandbox;              /* run instances in sandboxes (src/sandbox; probe it first) */
+  bool cpu_hard;             /* CPU proportional to memory as a hard cap (Lambda's throttling);
+                                else as a weight (spare CPU is used) */
   /* Opens the Runtime API endpoint of a new instance on 127.0.0.1 and returns its port and a
    * handle for close_endpoint. Closing must abort any request parked on it. */
   int (*open_endpoint)(void *ud, ll_instance_t *inst, int *port, void **handle);

@@ -81,7 +81,11 @@ struct ll_instance {
   uint64_t generation;                /* fn->generation when spawned */
   uint64_t id;
   enum inst_state state;
-  uv_process_t proc;
+  uv_process_t proc;                  /* plain process (sandbox off) */
+  struct ll_sandbox *sandbox;         /* owned (sandbox on) */
+  int pidfd;                          /* sandbox on: watched by exit_poll */
+  uv_poll_t exit_poll;
+  bool oom;                           /* the sandbox's OOM killer ended it */
   uv_poll_t out_poll;                 /* the read end of stdout+stderr */
   int out_fd;
   uv_timer_t timer;                   /* init limit, then the invocation deadline */

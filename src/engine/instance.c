@@ -1,8 +1,9 @@
-/* Instances: one child process per execution environment, started from the function's
- * bootstrap with the Lambda environment, its stdout+stderr captured line by line into its log
- * stream, its Runtime API endpoint opened through the engine's hook. Plain processes for now,
- * in their own process group so a kill takes their children too; the sandbox wraps this later
- * behind the same calls. */
+/* Instances: one execution environment each, started from the function's bootstrap with the
+ * Lambda environment, its stdout+stderr captured line by line into its log stream, its Runtime
+ * API endpoint opened through the engine's hook. With the sandbox on (the default) the
+ * bootstrap runs in its own sandbox (src/sandbox: namespaces, a minimal root with the code at
+ * /var/task and the layers at /opt, cgroup limits from MemorySize); with it off, as a plain
+ * process in its own process group so a kill takes its children too. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -10,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/clock.h"
 #include "core/mem.h"
 #include "engine/engine_int.h"
+#include "sandbox/sandbox.h"
 
 #define LINE_MAX_BYTES (256 * 1024)
 
@@ -72,6 +75,11 @@ int ll__instance_max_rss_mb(ll_instance_t *inst) {
   uint64_t now = ll_mono_ns();
   if (inst->rss_mb && now - inst->rss_read_ns < 100 * 1000000ull) return inst->rss_mb;
   inst->rss_read_ns = now;
+  if (inst->sandbox) { /* the cgroup's peak covers every process of the instance */
+    uint64_t peak = ll_sandbox_peak_memory(inst->sandbox);
+    if (peak) inst->rss_mb = (int)((peak + (1 << 20) - 1) >> 20);
+    return inst->rss_mb;
+  }
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/status", (int)inst->pid);
   FILE *f = fopen(path, "re");
@@ -96,6 +104,9 @@ static void on_handle_closed(uv_handle_t *h) {
   else
     e->instances = inst->next_all;
   if (inst->next_all) inst->next_all->prev_all = inst->prev_all;
+  if (inst->out_fd >= 0) close(inst->out_fd);
+  if (inst->pidfd >= 0) close(inst->pidfd);
+  if (inst->sandbox) ll_sandbox_destroy(inst->sandbox);
   ll_log_stream_close(inst->log);
   ll_buf_free(&inst->line);
   ll_function_unref(inst->fn);
@@ -103,23 +114,31 @@ static void on_handle_closed(uv_handle_t *h) {
   ll__engine_unref(e);
 }
 
+/* Closes the instance's handles (3: the process watch, the timer, the output poll); the
+ * instance is freed when the last close completes. */
 static void close_handles(ll_instance_t *inst) {
   if (inst->endpoint) {
     /* aborts a parked /next: the Runtime API front calls ll_instance_next_cancel */
     inst->engine->cfg.close_endpoint(inst->engine->cfg.endpoint_ud, inst->endpoint);
     inst->endpoint = NULL;
   }
-  if (inst->out_fd >= 0) {
+  if (uv_is_active((uv_handle_t *)&inst->out_poll) || inst->out_poll.data)
     uv_close((uv_handle_t *)&inst->out_poll, on_handle_closed);
-  } else {
+  else
     inst->handles_open--;
-  }
   uv_close((uv_handle_t *)&inst->timer, on_handle_closed);
-  uv_close((uv_handle_t *)&inst->proc, on_handle_closed);
+  if (inst->sandbox) {
+    if (inst->exit_poll.data)
+      uv_close((uv_handle_t *)&inst->exit_poll, on_handle_closed);
+    else
+      inst->handles_open--;
+  } else {
+    uv_close((uv_handle_t *)&inst->proc, on_handle_closed);
+  }
 }
 
-static void on_process_exit(uv_process_t *p, int64_t status, int sig) {
-  ll_instance_t *inst = p->data;
+/* The instance's first process ended (status, or the signal that killed it). */
+static void instance_exited(ll_instance_t *inst, int64_t status, int sig) {
   ll__instance_drain_output(inst);
   emit_lines(inst, true);
   char why[64];
@@ -127,33 +146,67 @@ static void on_process_exit(uv_process_t *p, int64_t status, int sig) {
     snprintf(why, sizeof why, "signal: %s", sig == SIGKILL ? "killed" : strsignal(sig));
   else
     snprintf(why, sizeof why, "exit status %lld", (long long)status);
-  /* Other members of the process group (a shell bootstrap's curl) go with it. */
-  if (inst->pid > 0) kill(-inst->pid, SIGKILL);
+  if (inst->sandbox) {
+    inst->oom = ll_sandbox_oom_killed(inst->sandbox);
+    ll__instance_max_rss_mb(inst); /* the cgroup still knows the peak */
+    ll_sandbox_kill(inst->sandbox); /* whatever the first process left behind */
+  } else if (inst->pid > 0) {
+    /* Other members of the process group (a shell bootstrap's curl) go with it. */
+    kill(-inst->pid, SIGKILL);
+  }
   enum inst_state was = inst->state;
   inst->state = INST_DEAD;
   ll__sched_instance_gone(inst, was, why);
-  if (inst->out_fd >= 0) close(inst->out_fd);
   close_handles(inst);
-  inst->out_fd = -1;
+}
+
+static void on_process_exit(uv_process_t *p, int64_t status, int sig) {
+  instance_exited(p->data, status, sig);
+}
+
+/* The sandbox's pidfd became readable: its first process has exited. */
+static void on_pidfd(uv_poll_t *p, int status, int events) {
+  ll_instance_t *inst = p->data;
+  int ws = 0;
+  if (ll_sandbox_reap(inst->sandbox, &ws) == -EAGAIN) return;
+  uv_poll_stop(p);
+  instance_exited(inst, WIFEXITED(ws) ? WEXITSTATUS(ws) : 0, WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
 }
 
 void ll__instance_kill(ll_instance_t *inst) {
-  if (inst->pid > 0 && inst->state != INST_DEAD) kill(-inst->pid, SIGKILL);
+  if (inst->state == INST_DEAD) return;
+  if (inst->sandbox)
+    ll_sandbox_kill(inst->sandbox);
+  else if (inst->pid > 0)
+    kill(-inst->pid, SIGKILL);
 }
 
-static const char *find_bootstrap(const ll_function_t *fn, char *out, size_t sz) {
-  const char *dirs[] = {fn->code_dir, fn->opt_dir};
+/* Where a function's files are, as its process sees them. */
+typedef struct fn_view {
+  const char *task; /* LAMBDA_TASK_ROOT */
+  const char *opt;  /* the merged layers */
+} fn_view_t;
+
+/* Finds the bootstrap on the host (code first, then layers) and returns its path as the
+ * process sees it, in out; NULL when there is none. */
+static const char *find_bootstrap(const ll_function_t *fn, const fn_view_t *view, char *out,
+                                  size_t sz) {
+  const char *host[] = {fn->code_dir, fn->opt_dir}, *seen[] = {view->task, view->opt};
   for (int i = 0; i < 2; i++) {
-    snprintf(out, sz, "%s/bootstrap", dirs[i]);
+    snprintf(out, sz, "%s/bootstrap", host[i]);
     struct stat st;
-    if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return out;
+    if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+      snprintf(out, sz, "%s/bootstrap", seen[i]);
+      return out;
+    }
   }
   return NULL;
 }
 
 /* The environment of an instance (aws-wire-contract.md §1.7): the user's variables, then the
  * platform's unreserved defaults they may override, then the reserved ones. */
-static char **build_env(ll_engine_t *e, ll_function_t *fn, ll_instance_t *inst) {
+static char **build_env(ll_engine_t *e, ll_function_t *fn, ll_instance_t *inst,
+                        const fn_view_t *view) {
   json_t *user = ll_function_env(fn);
   size_t cap = json_object_size(user) + 32, n = 0;
   char **env = ll_calloc(cap, sizeof *env);
@@ -165,14 +218,15 @@ static char **build_env(ll_engine_t *e, ll_function_t *fn, ll_instance_t *inst) 
   bool set[4] = {0};
   for (int i = 0; unreserved[i]; i++) set[i] = json_object_get(user, unreserved[i]) != NULL;
   if (!set[0]) ADD("LANG=en_US.UTF-8");
-  if (!set[1]) ADD("PATH=/usr/local/bin:/usr/bin:/bin:%s/bin", fn->opt_dir);
-  if (!set[2]) ADD("LD_LIBRARY_PATH=%s:%s/lib:%s/lib", fn->code_dir, fn->code_dir, fn->opt_dir);
+  if (!set[1]) ADD("PATH=/usr/local/bin:/usr/bin:/bin:%s/bin", view->opt);
+  if (!set[2])
+    ADD("LD_LIBRARY_PATH=/lib64:/usr/lib64:%s:%s/lib:%s/lib", view->task, view->task, view->opt);
   if (!set[3]) ADD("TZ=:UTC");
   const char *handler = json_string_value(json_object_get(fn->config, "Handler"));
   ADD("_HANDLER=%s", handler ? handler : "");
-  ADD("LAMBDA_TASK_ROOT=%s", fn->code_dir);
+  ADD("LAMBDA_TASK_ROOT=%s", view->task);
   ADD("LAMBDA_RUNTIME_DIR=/var/runtime");
-  ADD("LAMBDALITE_OPT=%s", fn->opt_dir);
+  if (!inst->engine->cfg.sandbox) ADD("LAMBDALITE_OPT=%s", view->opt); /* no /opt mount */
   ADD("AWS_LAMBDA_RUNTIME_API=127.0.0.1:%d", inst->port);
   ADD("AWS_LAMBDA_FUNCTION_NAME=%s", fn->name);
   ADD("AWS_LAMBDA_FUNCTION_VERSION=$LATEST");
@@ -182,7 +236,7 @@ static char **build_env(ll_engine_t *e, ll_function_t *fn, ll_instance_t *inst) 
   ADD("AWS_LAMBDA_LOG_STREAM_NAME=%s", inst->log ? ll_log_stream_name(inst->log) : "");
   ADD("AWS_REGION=%s", e->region);
   ADD("AWS_DEFAULT_REGION=%s", e->region);
-  ADD("PWD=%s", fn->code_dir);
+  ADD("PWD=%s", view->task);
   ADD("SHLVL=0");
   /* The function's credentials: the development pair when enabled (no IAM roles yet). */
   if (e->dev_key_enabled) {
@@ -194,12 +248,57 @@ static char **build_env(ll_engine_t *e, ll_function_t *fn, ll_instance_t *inst) 
   return env;
 }
 
+static void free_env(char **env) {
+  for (char **p = env; *p; p++) free(*p);
+  free(env);
+}
+
+/* Starts the bootstrap in a sandbox (namespaces, minimal root, cgroup limits). */
+static int launch_sandboxed(ll_engine_t *e, ll_function_t *fn, ll_instance_t *inst,
+                            const char *bootstrap, char **env, int out_fd, ll_err_t *err) {
+  json_t *eph = json_object_get(fn->config, "EphemeralStorage");
+  json_int_t tmp_mb = json_integer_value(json_object_get(eph, "Size"));
+  ll_sandbox_mount_t mounts[] = {
+      {fn->code_dir, "/var/task", false},
+      {fn->opt_dir, "/opt", false},
+  };
+  char name[64];
+  snprintf(name, sizeof name, "%d-%llu", (int)getpid(), (unsigned long long)inst->id);
+  char *argv[] = {(char *)bootstrap, NULL};
+  ll_sandbox_spec_t spec = {
+      .path = bootstrap,
+      .argv = argv,
+      .envp = env,
+      .cwd = "/var/task",
+      .mounts = mounts,
+      .nmounts = 2,
+      .tmp_bytes = (uint64_t)(tmp_mb > 0 ? tmp_mb : 512) << 20,
+      .memory_bytes = (uint64_t)fn->memory_mb << 20,
+      /* Lambda: 1,769 MB is one full core; CPU share grows with memory. */
+      .cpu_millis = (uint32_t)((uint64_t)fn->memory_mb * 1000 / 1769),
+      .cpu_hard = e->cfg.cpu_hard,
+      .pids_max = 1024,
+      .nofile = 1024,
+      .hostname = "lambdalite",
+      .stdout_fd = out_fd,
+      .name = name,
+  };
+  if (spec.cpu_millis < 50) spec.cpu_millis = 50;
+  int listen_fd = -1;
+  if (ll_sandbox_launch(&spec, &inst->sandbox, &inst->pid, &inst->pidfd, &listen_fd, err) < 0)
+    return -1;
+  if (listen_fd >= 0) close(listen_fd);
+  return 0;
+}
+
 ll_instance_t *ll__instance_spawn(ll_engine_t *e, ll_function_t *fn, ll_invocation_t *inv,
                                   ll_err_t *err) {
+  fn_view_t view = e->cfg.sandbox ? (fn_view_t){"/var/task", "/opt"}
+                                  : (fn_view_t){fn->code_dir, fn->opt_dir};
   char bootstrap[4096];
-  if (!find_bootstrap(fn, bootstrap, sizeof bootstrap)) {
+  if (!find_bootstrap(fn, &view, bootstrap, sizeof bootstrap)) {
     ll_err_set(err, ENOENT, "Couldn't find valid bootstrap(s): [%s/bootstrap %s/bootstrap]",
-               fn->code_dir, fn->opt_dir);
+               view.task, view.opt);
     return NULL;
   }
   ll_instance_t *inst = ll_calloc(1, sizeof *inst);
@@ -209,63 +308,78 @@ ll_instance_t *ll__instance_spawn(ll_engine_t *e, ll_function_t *fn, ll_invocati
   inst->generation = fn->generation;
   inst->id = ++e->instance_seq;
   inst->state = INST_STARTING;
-  inst->out_fd = -1;
+  inst->out_fd = inst->pidfd = -1;
   inst->log = ll_log_stream_open(e->data_dir, fn->name);
+  int fds[2] = {-1, -1};
   if (e->cfg.open_endpoint(e->cfg.endpoint_ud, inst, &inst->port, &inst->endpoint) < 0) {
     ll_err_set(err, EIO, "opening the Runtime API endpoint");
     goto fail;
   }
-  int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) {
     ll_err_set(err, errno, "pipe: %s", strerror(errno));
     goto fail;
   }
   fcntl(fds[0], F_SETFL, O_NONBLOCK);
-  char **env = build_env(e, fn, inst);
-  char *args[] = {bootstrap, NULL};
-  uv_stdio_container_t stdio[3] = {
-      {.flags = UV_IGNORE},
-      {.flags = UV_INHERIT_FD, .data.fd = fds[1]},
-      {.flags = UV_INHERIT_FD, .data.fd = fds[1]},
-  };
-  uv_process_options_t opts = {
-      .exit_cb = on_process_exit,
-      .file = bootstrap,
-      .args = args,
-      .env = env,
-      .cwd = fn->code_dir,
-      .flags = UV_PROCESS_DETACHED, /* own session and process group */
-      .stdio_count = 3,
-      .stdio = stdio,
-  };
-  inst->proc.data = inst;
+  char **env = build_env(e, fn, inst, &view);
   inst->spawn_ns = ll_mono_ns();
-  int r = uv_spawn(e->loop, &inst->proc, &opts);
+  int r;
+  if (e->cfg.sandbox) {
+    r = launch_sandboxed(e, fn, inst, bootstrap, env, fds[1], err);
+  } else {
+    char *args[] = {bootstrap, NULL};
+    uv_stdio_container_t stdio[3] = {
+        {.flags = UV_IGNORE},
+        {.flags = UV_INHERIT_FD, .data.fd = fds[1]},
+        {.flags = UV_INHERIT_FD, .data.fd = fds[1]},
+    };
+    uv_process_options_t opts = {
+        .exit_cb = on_process_exit,
+        .file = bootstrap,
+        .args = args,
+        .env = env,
+        .cwd = fn->code_dir,
+        .flags = UV_PROCESS_DETACHED, /* own session and process group */
+        .stdio_count = 3,
+        .stdio = stdio,
+    };
+    inst->proc.data = inst;
+    r = uv_spawn(e->loop, &inst->proc, &opts);
+    if (r < 0) {
+      ll_err_set(err, -r, "starting %s: %s", bootstrap, uv_strerror(r));
+      /* the process handle is initialized even on failure and must be closed */
+      uv_close((uv_handle_t *)&inst->proc, NULL);
+      r = -1;
+    } else {
+      inst->pid = inst->proc.pid;
+    }
+  }
   close(fds[1]);
-  for (char **p = env; *p; p++) free(*p);
-  free(env);
+  free_env(env);
   if (r < 0) {
     close(fds[0]);
-    ll_err_set(err, -r, "starting %s: %s", bootstrap, uv_strerror(r));
-    /* the process handle is initialized even on failure and must be closed */
-    uv_timer_init(e->loop, &inst->timer);
-    inst->timer.data = inst;
-    inst->handles_open = 3; /* close_handles counts the never-opened output poll down */
-    e->refs++;
-    inst->next_all = e->instances;
-    if (e->instances) e->instances->prev_all = inst;
-    e->instances = inst;
-    inst->state = INST_DEAD;
-    close_handles(inst);
-    return NULL;
+    goto fail;
   }
-  inst->pid = inst->proc.pid;
   inst->out_fd = fds[0];
   uv_poll_init(e->loop, &inst->out_poll, fds[0]);
   inst->out_poll.data = inst;
   uv_poll_start(&inst->out_poll, UV_READABLE | UV_DISCONNECT, on_output);
   uv_timer_init(e->loop, &inst->timer);
   inst->timer.data = inst;
+  if (inst->sandbox) {
+    if (inst->pidfd >= 0) {
+      uv_poll_init(e->loop, &inst->exit_poll, inst->pidfd);
+      inst->exit_poll.data = inst;
+      uv_poll_start(&inst->exit_poll, UV_READABLE, on_pidfd);
+    } else {
+      ll_err_set(err, ENOSYS, "sandbox: no pidfd to watch the instance with");
+      ll_sandbox_kill(inst->sandbox);
+      int ws;
+      while (ll_sandbox_reap(inst->sandbox, &ws) == -EAGAIN) usleep(1000);
+      uv_close((uv_handle_t *)&inst->out_poll, NULL);
+      uv_close((uv_handle_t *)&inst->timer, NULL);
+      goto fail;
+    }
+  }
   inst->handles_open = 3;
   e->refs++;
   inst->next_all = e->instances;
@@ -276,6 +390,8 @@ ll_instance_t *ll__instance_spawn(ll_engine_t *e, ll_function_t *fn, ll_invocati
   return inst;
 fail:
   if (inst->endpoint) e->cfg.close_endpoint(e->cfg.endpoint_ud, inst->endpoint);
+  if (inst->sandbox) ll_sandbox_destroy(inst->sandbox);
+  if (inst->pidfd >= 0) close(inst->pidfd);
   ll_log_stream_close(inst->log);
   ll_function_unref(fn);
   free(inst);

@@ -477,7 +477,11 @@ void ll__sched_instance_gone(ll_instance_t *inst, enum inst_state was, const cha
     inv = NULL;
   }
   if (inv) {
-    if (strcmp(why, "exit status 0") == 0)
+    if (inst->oom)
+      complete_platform_error(inv, "Runtime.OutOfMemory",
+                              "RequestId: %s Error: Runtime exited with error: %s",
+                              inv->request_id, why);
+    else if (strcmp(why, "exit status 0") == 0)
       complete_platform_error(inv, "Runtime.ExitError",
                               "RequestId: %s Error: Runtime exited without providing a reason",
                               inv->request_id);

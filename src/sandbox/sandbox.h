@@ -9,6 +9,9 @@
  * pid namespace when pid namespaces are in force) and a pidfd for it, so a caller on an event
  * loop can poll the pidfd for exit and then call ll_sandbox_reap. Everything the sandbox started
  * dies with it: ll_sandbox_kill kills every process of its cgroup (or of its pid namespace).
+ * As pid 1, the program is its namespace's init: when it exits the kernel kills everything left
+ * in the namespace, and it must reap the zombies of the processes it starts (shells do; a C
+ * bootstrap that forks must waitpid its children).
  *
  * Degradation: the mechanisms available are probed once (ll_sandbox_probe); a spec asks for
  * the strongest isolation, and the launcher falls back to what the machine allows, reporting in
@@ -52,18 +55,24 @@ typedef struct ll_sandbox_spec {
   const char *cwd;           /* inside, e.g. "/var/task" */
   const ll_sandbox_mount_t *mounts; /* bound in order on top of the minimal root */
   size_t nmounts;
-  uint64_t tmp_bytes;        /* size of the private tmpfs at /tmp */
+  uint64_t tmp_bytes;        /* size of the private tmpfs at /tmp (and /dev/shm); 0 = 512 MiB */
   uint64_t memory_bytes;     /* memory limit, swap off; 0 = none */
   uint32_t cpu_millis;       /* CPU share in thousandths of a core (1769 MB ~ 1000); 0 = none */
+  bool cpu_hard;             /* cpu_millis is a hard cap per 100 ms (CFS quota, as Lambda
+                                throttles); false: a relative weight, so an idle machine's
+                                spare CPU is not withheld (cpu.shares / cpu.weight) */
   uint32_t pids_max;         /* processes+threads limit; 0 = none */
   uint32_t nofile;           /* RLIMIT_NOFILE; 0 = 1024 */
   bool network_none;         /* own empty network namespace (loopback up) instead of the host's */
   uint16_t listen_port;      /* with network_none: a TCP socket listening on 127.0.0.1:port
                                 inside the sandbox's network namespace is made before exec and
                                 handed back through listen_fd (so the program can reach the
-                                caller at 127.0.0.1:port); 0 = none */
+                                caller at 127.0.0.1:port); without network_none, or where
+                                network namespaces are unavailable, the socket is made on the
+                                host's loopback instead (the port must then be free); 0 = none */
   const char *hostname;      /* uts hostname, e.g. "lambdalite" */
-  int stdout_fd;             /* becomes fd 1 and fd 2 inside; every other fd is closed */
+  int stdout_fd;             /* becomes fd 1 and fd 2 inside (-1: /dev/null); stdin is /dev/null;
+                                every other fd is closed */
   const char *name;          /* unique name for the cgroup directory ("fn-abc-17") */
 } ll_sandbox_spec_t;
 
@@ -71,7 +80,8 @@ typedef struct ll_sandbox ll_sandbox_t;
 
 /* Starts spec->path in a new sandbox. Returns 0 with *out, its first process's pid, a pidfd
  * (close-on-exec; -1 when pidfds are unavailable) and, when spec->listen_port is set, the
- * listening socket (*listen_fd, close-on-exec, non-blocking; else -1) set; or -1 with err
+ * listening socket (*listen_fd, close-on-exec, non-blocking; else -1) set — the caller owns and
+ * closes both; sb keeps no copy — or -1 with err
  * naming the step that failed ("sandbox: pivot_root: EPERM"). An error inside the child before
  * exec travels back as one message through the sync pipe. Blocking; takes a few ms. */
 int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *pid, int *pidfd,
@@ -79,13 +89,16 @@ int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *
 /* SIGKILLs every process of the sandbox (the cgroup's members, or the pid namespace's init). */
 void ll_sandbox_kill(ll_sandbox_t *sb);
 /* After the first process exited: reaps it (waitpid), fills its wait status, and returns 0;
- * -EAGAIN when it has not exited yet. */
+ * -EAGAIN when it has not exited yet. (Without a pid namespace it first kills what the program
+ * left behind, as the kernel does for a namespace's init.) */
 int ll_sandbox_reap(ll_sandbox_t *sb, int *wstatus);
 /* Peak memory use in bytes since launch (cgroup max usage; 0 when unknown). */
 uint64_t ll_sandbox_peak_memory(const ll_sandbox_t *sb);
-/* Whether the kernel's OOM killer acted inside the sandbox. */
+/* Whether the kernel's OOM killer acted inside the sandbox. Read this and the peak before
+ * ll_sandbox_destroy, which removes the cgroup. */
 bool ll_sandbox_oom_killed(const ll_sandbox_t *sb);
-/* Kills what is left, removes the cgroup and frees sb (the first process must be reaped). */
+/* Kills what is left, removes the cgroup and frees sb (the first process should be reaped; if
+ * not, destroy kills and reaps it, waiting up to 2 s). */
 void ll_sandbox_destroy(ll_sandbox_t *sb);
 
 #endif
