@@ -27,6 +27,9 @@ for _ in $(seq 100); do
 done
 cat "$work/daemon.log"
 
+step "lambdalite info (what isolation this machine allows)"
+"$bin" info
+
 step "packaging the example C function (examples/echo, built with liblambdalite-runtime)"
 mkdir -p "$work/echo" && cp "$build/examples/echo/bootstrap" "$work/echo/"
 (cd "$work/echo" && zip -q ../echo.zip bootstrap)
