@@ -1,27 +1,59 @@
 #!/usr/bin/env bash
-# make bench: starts a daemon on a temporary data directory, deploys the benchmark function
+# make bench: starts daemons on temporary data directories, deploys the benchmark function
 # (examples/echo, a C function on liblambdalite-runtime) and runs each benchmark, which prints
 # its figures beside a baseline measured in the same run. Usage: bench/run.sh BUILD_DIR
+#   BENCH_SECONDS (3)     seconds per figure of bench/invoke
+#   BENCH_COLD_COUNT (50) cold starts per figure of bench/coldstart
+#   BENCH_WARM (20)       warm instances for the memory-per-instance figure
 set -euo pipefail
 build=${1:-build}
 work=$(mktemp -d)
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export LAMBDALITE_ENDPOINT="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
-"$build/lambdalite" serve --listen "127.0.0.1:$port" --data-dir "$work/data" 2>"$work/daemon.log" &
-daemon=$!
-trap 'kill -TERM $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$work/daemon.log" 2>/dev/null && break; sleep 0.05; done
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 mkdir -p "$work/echo" && cp "$build/examples/echo/bootstrap" "$work/echo/"
-"$build/lambdalite" create-function echo --code "$work/echo" >/dev/null
-"$build/bench/invoke" --endpoint "$LAMBDALITE_ENDPOINT" --function echo --seconds "${BENCH_SECONDS:-3}"
+
+# start NAME ARGS...: a daemon on a free port with the echo function; sets $endpoint and $pid
+start() {
+  local name=$1 port
+  shift
+  port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$build/lambdalite" serve --listen "127.0.0.1:$port" --data-dir "$work/$name" "$@" 2>"$work/$name.log" &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 100); do grep -q "listening on" "$work/$name.log" 2>/dev/null && break; sleep 0.05; done
+  endpoint="http://127.0.0.1:$port"
+  "$build/lambdalite" create-function echo --code "$work/echo" --endpoint "$endpoint" >/dev/null
+}
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+start warm
+"$build/bench/invoke" --endpoint "$endpoint" --function echo --seconds "${BENCH_SECONDS:-3}"
 echo
 
-# Cold starts: a second daemon that keeps no instance warm (--idle-timeout 0).
-cport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$build/lambdalite" serve --listen "127.0.0.1:$cport" --data-dir "$work/cold" --idle-timeout 0 2>"$work/cold.log" &
-cold=$!
-trap 'kill -TERM $daemon $cold 2>/dev/null; wait $daemon $cold 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$work/cold.log" 2>/dev/null && break; sleep 0.05; done
-"$build/lambdalite" create-function echo --code "$work/echo" --endpoint "http://127.0.0.1:$cport" >/dev/null
-"$build/bench/coldstart" --endpoint "http://127.0.0.1:$cport" --function echo \
-  --bootstrap "$build/examples/echo/bootstrap" --count "${BENCH_COLD_COUNT:-50}"
+# Memory: the daemon's resident size before and after holding BENCH_WARM idle warm instances.
+n=${BENCH_WARM:-20}
+before=$(rss_kb "$pid")
+for _ in $(seq "$n"); do
+  "$build/lambdalite" invoke echo --payload '{"action":"sleep","ms":1500}' --endpoint "$endpoint" >/dev/null &
+done
+wait $(jobs -p | grep -v "^$pid$" || true) 2>/dev/null || true
+after=$(rss_kb "$pid")
+echo "bench/memory: daemon RSS ${before} kB idle, ${after} kB with $n warm instances:" \
+  "$(( (after - before) / n )) kB per warm instance (the instances' own memory is theirs)"
+echo
+
+# Cold starts: daemons that keep no instance warm (--idle-timeout 0), sandbox on and off.
+for sb in on off; do
+  start "cold-$sb" --idle-timeout 0 --sandbox "$sb"
+  echo "sandbox $sb:"
+  "$build/bench/coldstart" --endpoint "$endpoint" --function echo \
+    --bootstrap "$build/examples/echo/bootstrap" --count "${BENCH_COLD_COUNT:-50}"
+  echo
+done

@@ -31,6 +31,7 @@ static struct {
 struct ll__cgroup {
   char *dir[NH]; /* owned; NULL when the controller is unused or shares an earlier directory */
   char *path[NH]; /* the leaf directory serving each controller (aliases dir[]) */
+  char *tasks[NH]; /* owned: <dir>/tasks, for the child to move itself */
 };
 
 static void sleep_ms(long ms) {
@@ -103,7 +104,7 @@ static unsigned v1_controllers(void) { return st.ctrls; }
 
 static void v1_free(ll__cgroup_t *cg) {
   if (!cg) return;
-  for (int h = 0; h < NH; h++) free(cg->dir[h]);
+  for (int h = 0; h < NH; h++) free(cg->dir[h]), free(cg->tasks[h]);
   free(cg);
 }
 
@@ -228,6 +229,17 @@ fail:
 
 static int v1_clone_fd(const ll__cgroup_t *cg) { return -1; }
 
+static size_t v1_self_attach_files(ll__cgroup_t *cg, uid_t owner, const char **out, size_t max) {
+  size_t n = 0;
+  for (int h = 0; h < NH && n < max; h++) {
+    if (!cg->dir[h]) continue;
+    if (!cg->tasks[h]) cg->tasks[h] = ll_sprintf("%s/tasks", cg->dir[h]);
+    if (owner != (uid_t)-1 && chown(cg->tasks[h], owner, (gid_t)-1) < 0) return 0;
+    out[n++] = cg->tasks[h];
+  }
+  return n;
+}
+
 static uint64_t v1_peak_memory(const ll__cgroup_t *cg) {
   return cg->path[H_MEMORY] ? ll__cg_read_u64(cg->path[H_MEMORY], "memory.max_usage_in_bytes") : 0;
 }
@@ -250,6 +262,7 @@ const ll__cgroup_ops_t ll__cgroup_v1_ops = {
   .create = v1_create,
   .clone_fd = v1_clone_fd,
   .attach = v1_attach,
+  .self_attach_files = v1_self_attach_files,
   .kill = v1_kill,
   .nprocs = v1_nprocs,
   .peak_memory = v1_peak_memory,

@@ -302,6 +302,8 @@ typedef struct ll__child {
   uint64_t nofile, nproc; /* nproc 0 = leave alone */
   int cap_last;
   const struct sock_fprog *prog;
+  const char *tasks[8]; /* v1 "tasks" files the child writes "0" to, moving itself in */
+  size_t ntasks;
 } ll__child_t;
 
 typedef struct ll__msg {
@@ -392,6 +394,12 @@ static void __attribute__((noreturn)) child_main(ll__child_t *c) {
   /* Inside root for building the root filesystem (our files must be owned by a mapped uid). */
   if (c->root_map && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
     child_fail(c, errno, "setresuid", "0");
+  /* Into the v1 cgroups, by our own hand (see self_attach_files). */
+  for (size_t i = 0; i < c->ntasks; i++) {
+    int fd = open(c->tasks[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) child_fail(c, errno, "joining cgroup", c->tasks[i]);
+    close(fd);
+  }
   /* Our own session: no controlling terminal to push input into (TIOCSTI). */
   setsid();
   if (c->utsns) {
@@ -657,12 +665,21 @@ int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *
 
   ll__cgroup_limits_t lim = {spec->memory_bytes, spec->cpu_millis, spec->cpu_hard,
                              spec->pids_max};
-  if (cg_ops && cg_ops->clone_into) { /* born in it: create it first */
+  /* v2: the child is born in its cgroup, so it comes first. v1 as root: also first, and the
+   * child moves itself in (cheap); otherwise v1 is made while the child sets itself up. */
+  bool self_attach = cg_ops && !cg_ops->clone_into && cg_ops->self_attach_files && root;
+  if (cg_ops && (cg_ops->clone_into || self_attach)) {
     if (cg_ops->create(spec->name, &lim, &sb->cg, err) < 0) {
       ll_err_wrap(err, "sandbox");
       goto fail;
     }
     sb->cg_ops = cg_ops;
+  }
+  if (self_attach) {
+    /* The child's identity while it joins: inside root (host LL__SB_HOST_BASE - 1) in a user
+     * namespace, else host root, which needs no chown. */
+    uid_t owner = c.root_map ? (uid_t)(LL__SB_HOST_BASE - 1) : (uid_t)-1;
+    c.ntasks = cg_ops->self_attach_files(sb->cg, owner, c.tasks, sizeof c.tasks / sizeof c.tasks[0]);
   }
   /* No network namespace to make it in: the caller still gets its socket, on the host. */
   if (spec->listen_port && !c.netns) {
@@ -742,7 +759,7 @@ int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *
     }
     sb->cg_ops = cg_ops;
   }
-  if (alive && sb->cg && !in_cgroup && cg_ops->attach(sb->cg, pid, err) < 0) {
+  if (alive && sb->cg && !in_cgroup && !c.ntasks && cg_ops->attach(sb->cg, pid, err) < 0) {
     ll_err_wrap(err, "sandbox");
     goto fail;
   }

@@ -8,8 +8,9 @@ Fixtures:
   daemon         module-scoped Daemon (.endpoint, .port, .data_dir, .start(), .stop(), .restart());
                  its teardown asserts exit status 0 after SIGTERM and a stderr free of sanitizer
                  reports. test_restart.py overrides it with a function-scoped one.
-  daemon_factory function-scoped: daemon_factory(idle_timeout=None, data_dir=None) -> a started
-                 Daemon of its own, stopped (with the same assertions) after the test.
+  daemon_factory function-scoped: daemon_factory(idle_timeout=None, data_dir=None, extra_args=())
+                 -> a started Daemon of its own (extra_args: more `serve` options, e.g.
+                 ["--sandbox", "off"]), stopped (with the same assertions) after the test.
   lam            boto3 Lambda client for the daemon (test/test, us-east-1, no retries).
   lam_for        lam_for(daemon, access_key=..., secret_key=...) -> another boto3 client.
   aws            AwsCli: aws("lambda", "get-function", "--function-name", n) -> parsed JSON;
@@ -90,9 +91,11 @@ def daemon(tmp_path_factory):
 def daemon_factory(tmp_path):
     made = []
 
-    def make(idle_timeout=None, data_dir=None):
+    def make(idle_timeout=None, data_dir=None, extra_args=()):
         n = len(made)
-        d = Daemon(data_dir or tmp_path / f"data{n}", tmp_path / f"logs{n}", idle_timeout=idle_timeout)
+        d = Daemon(
+            data_dir or tmp_path / f"data{n}", tmp_path / f"logs{n}", idle_timeout=idle_timeout, extra_args=extra_args
+        )
         made.append(d)
         return d.start()
 

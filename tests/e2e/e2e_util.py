@@ -645,11 +645,12 @@ class Daemon:
     STOP_TIMEOUT = 20.0
     BAD_STDERR = ("runtime error:", "AddressSanitizer", "LeakSanitizer")
 
-    def __init__(self, data_dir, log_dir, port=None, idle_timeout=None):
+    def __init__(self, data_dir, log_dir, port=None, idle_timeout=None, extra_args=()):
         self.data_dir = Path(data_dir)
         self.log_dir = Path(log_dir)
         self.port = port or free_port()
         self.idle_timeout = idle_timeout
+        self.extra_args = [str(a) for a in extra_args]  # more `serve` options ("--sandbox", "off")
         self.proc = None
         self.runs = 0
         self.stderr_path = None
@@ -674,7 +675,7 @@ class Daemon:
         ]
         if self.idle_timeout is not None:
             cmd += ["--idle-timeout", str(self.idle_timeout)]
-        return cmd
+        return cmd + self.extra_args
 
     def start(self):
         assert not self.running, "daemon already running"
