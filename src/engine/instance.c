@@ -106,9 +106,7 @@ static void on_handle_closed(uv_handle_t *h) {
   if (inst->next_all) inst->next_all->prev_all = inst->prev_all;
   if (inst->out_fd >= 0) close(inst->out_fd);
   if (inst->pidfd >= 0) close(inst->pidfd);
-  uint64_t T0 = ll_mono_ns();
   if (inst->sandbox) ll_sandbox_destroy(inst->sandbox);
-  if (getenv("LL_TIMING")) fprintf(stderr, "destroy %.2f ms\n", (ll_mono_ns() - T0) / 1e6);
   ll_log_stream_close(inst->log);
   ll_buf_free(&inst->line);
   ll_function_unref(inst->fn);
@@ -326,9 +324,7 @@ ll_instance_t *ll__instance_spawn(ll_engine_t *e, ll_function_t *fn, ll_invocati
   inst->spawn_ns = ll_mono_ns();
   int r;
   if (e->cfg.sandbox) {
-    uint64_t T0 = ll_mono_ns();
     r = launch_sandboxed(e, fn, inst, bootstrap, env, fds[1], err);
-    if (getenv("LL_TIMING")) fprintf(stderr, "launch %.2f ms\n", (ll_mono_ns() - T0) / 1e6);
   } else {
     char *args[] = {bootstrap, NULL};
     uv_stdio_container_t stdio[3] = {
