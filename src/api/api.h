@@ -31,7 +31,7 @@ void ll_api_not_found(ll_http_req_t *req);
 void ll_api_logs_dispatch(ll_http_req_t *req, const char *action);
 
 /* The Runtime API endpoint of one instance (runtime.c): the engine's open/close hooks. */
-int ll_api_runtime_open(void *ud, ll_instance_t *inst, int *port, void **handle);
+int ll_api_runtime_open(void *ud, ll_instance_t *inst, int fd, int *port, void **handle);
 void ll_api_runtime_close(void *ud, void *handle);
 
 /* ---- shared helpers (common.c) ----------------------------------------------------------- */

@@ -118,10 +118,11 @@ static const ll_http_route_t routes[] = {
 };
 static const ll_http_route_t *const tables[] = {routes, NULL};
 
-int ll_api_runtime_open(void *ud, ll_instance_t *inst, int *port, void **handle) {
+int ll_api_runtime_open(void *ud, ll_instance_t *inst, int fd, int *port, void **handle) {
   ll_api_ctx_t *ctx = ud;
   ll_http_listener_t *l;
-  int r = ll_http_listen(ctx->loop, "127.0.0.1", 0, tables, not_found, inst, &l, port);
+  int r = fd >= 0 ? ll_http_listen_fd(ctx->loop, fd, tables, not_found, inst, &l)
+                  : ll_http_listen(ctx->loop, "127.0.0.1", 0, tables, not_found, inst, &l, port);
   if (r < 0) return r;
   *handle = l;
   return 0;

@@ -30,6 +30,9 @@ static const char usage[] =
     "  --sandbox on|off       run each instance in its own Linux sandbox (default on: namespaces,\n"
     "                         a minimal read-only root, cgroup limits, seccomp; what this machine\n"
     "                         allows is printed at start and by `lambdalite info`)\n"
+    "  --network host|none    instances share the host's network (default, like Lambda's internet\n"
+    "                         access) or get an empty one of their own (Runtime API at\n"
+    "                         127.0.0.1:9001 inside it); needs the sandbox\n"
     "  --cpu share|quota      CPU in proportion to MemorySize (1769 MB = one core) as a weight\n"
     "                         (default: spare CPU is used) or as a hard quota, as Lambda throttles\n";
 
@@ -65,6 +68,7 @@ int ll_cmd_serve(int argc, char **argv) {
       {"listen", required_argument, 0, 'l'},   {"data-dir", required_argument, 0, 'd'},
       {"idle-timeout", required_argument, 0, 'i'}, {"max-instances", required_argument, 0, 'm'},
       {"sandbox", required_argument, 0, 's'},  {"cpu", required_argument, 0, 'c'},
+      {"network", required_argument, 0, 'n'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0},
   };
@@ -72,7 +76,7 @@ int ll_cmd_serve(int argc, char **argv) {
   char *data_dir = NULL;
   double idle = 300;
   int max_instances = 64;
-  bool sandbox = true, cpu_hard = false;
+  bool sandbox = true, cpu_hard = false, network_none = false;
   int c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
@@ -95,6 +99,14 @@ int ll_cmd_serve(int argc, char **argv) {
           return 2;
         }
         cpu_hard = strcmp(optarg, "quota") == 0;
+        break;
+      case 'n':
+        if (strcmp(optarg, "host") != 0 && strcmp(optarg, "none") != 0) {
+          fprintf(stderr, "lambdalite serve: --network wants host or none (got %s)\n", optarg);
+          free(data_dir);
+          return 2;
+        }
+        network_none = strcmp(optarg, "none") == 0;
         break;
       case 'h': fputs(usage, stdout); free(data_dir); return 0;
       default: fputs(usage, stderr); free(data_dir); return 2;
@@ -137,6 +149,13 @@ int ll_cmd_serve(int argc, char **argv) {
   } else {
     snprintf(caps.summary, sizeof caps.summary, "sandbox: off (--sandbox off)");
   }
+  if (network_none && (!sandbox || !caps.net_ns)) {
+    fprintf(stderr, "lambdalite serve: --network none needs the sandbox with network namespaces "
+                    "(see the sandbox lines above); refusing to run functions with the host's "
+                    "network instead\n");
+    free(data_dir);
+    return 1;
+  }
   daemon_state_t d = {.loop = uv_default_loop()};
   ll_api_ctx_t ctx = {.loop = d.loop, .listen = listen, .sandbox = sandbox,
                       .sandbox_summary = caps.summary};
@@ -148,6 +167,7 @@ int ll_cmd_serve(int argc, char **argv) {
       .max_instances = max_instances,
       .sandbox = sandbox,
       .cpu_hard = cpu_hard,
+      .network_none = network_none,
       .open_endpoint = ll_api_runtime_open,
       .close_endpoint = ll_api_runtime_close,
       .endpoint_ud = &ctx,

@@ -47,9 +47,13 @@ typedef struct ll_engine_config {
   bool sandbox;              /* run instances in sandboxes (src/sandbox; probe it first) */
   bool cpu_hard;             /* CPU proportional to memory as a hard cap (Lambda's throttling);
                                 else as a weight (spare CPU is used) */
-  /* Opens the Runtime API endpoint of a new instance on 127.0.0.1 and returns its port and a
-   * handle for close_endpoint. Closing must abort any request parked on it. */
-  int (*open_endpoint)(void *ud, ll_instance_t *inst, int *port, void **handle);
+  bool network_none;         /* sandboxed instances get an empty network namespace; their
+                                Runtime API is 127.0.0.1:9001 inside it */
+  /* Opens the Runtime API endpoint of a new instance — on 127.0.0.1 with a port of its own
+   * (returned in *port), or, when fd >= 0, on that listening socket (made inside the instance's
+   * network namespace) — and returns a handle for close_endpoint. Closing must abort any
+   * request parked on it. */
+  int (*open_endpoint)(void *ud, ll_instance_t *inst, int fd, int *port, void **handle);
   void (*close_endpoint)(void *ud, void *handle);
   void *endpoint_ud;
 } ll_engine_config_t;

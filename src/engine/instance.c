@@ -20,6 +20,7 @@
 #include "sandbox/sandbox.h"
 
 #define LINE_MAX_BYTES (256 * 1024)
+#define RUNTIME_API_PORT 9001 /* AWS_LAMBDA_RUNTIME_API inside an instance's own network */
 
 /* ---- output capture ---------------------------------------------------------------------- */
 
@@ -256,6 +257,7 @@ static void free_env(char **env) {
 /* Starts the bootstrap in a sandbox (namespaces, minimal root, cgroup limits). */
 static int launch_sandboxed(ll_engine_t *e, ll_function_t *fn, ll_instance_t *inst,
                             const char *bootstrap, char **env, int out_fd, ll_err_t *err) {
+  bool own_net = e->cfg.network_none;
   json_t *eph = json_object_get(fn->config, "EphemeralStorage");
   json_int_t tmp_mb = json_integer_value(json_object_get(eph, "Size"));
   ll_sandbox_mount_t mounts[] = {
@@ -282,12 +284,22 @@ static int launch_sandboxed(ll_engine_t *e, ll_function_t *fn, ll_instance_t *in
       .hostname = "lambdalite",
       .stdout_fd = out_fd,
       .name = name,
+      .network_none = own_net,
+      .listen_port = own_net ? RUNTIME_API_PORT : 0,
   };
   if (spec.cpu_millis < 50) spec.cpu_millis = 50;
   int listen_fd = -1;
   if (ll_sandbox_launch(&spec, &inst->sandbox, &inst->pid, &inst->pidfd, &listen_fd, err) < 0)
     return -1;
-  if (listen_fd >= 0) close(listen_fd);
+  if (listen_fd >= 0 &&
+      e->cfg.open_endpoint(e->cfg.endpoint_ud, inst, listen_fd, &inst->port, &inst->endpoint) < 0) {
+    close(listen_fd);
+    ll_sandbox_destroy(inst->sandbox);
+    inst->sandbox = NULL;
+    if (inst->pidfd >= 0) close(inst->pidfd);
+    inst->pidfd = -1;
+    return ll_err_set(err, EIO, "opening the Runtime API endpoint in the instance's network");
+  }
   return 0;
 }
 
@@ -311,7 +323,13 @@ ll_instance_t *ll__instance_spawn(ll_engine_t *e, ll_function_t *fn, ll_invocati
   inst->out_fd = inst->pidfd = -1;
   inst->log = ll_log_stream_open(e->data_dir, fn->name);
   int fds[2] = {-1, -1};
-  if (e->cfg.open_endpoint(e->cfg.endpoint_ud, inst, &inst->port, &inst->endpoint) < 0) {
+  /* With its own network namespace the instance's endpoint is made inside it, at launch, on
+   * the port AWS uses; otherwise it is a port of the host's loopback, opened now. */
+  bool own_net = e->cfg.sandbox && e->cfg.network_none;
+  if (own_net) {
+    inst->port = RUNTIME_API_PORT;
+  } else if (e->cfg.open_endpoint(e->cfg.endpoint_ud, inst, -1, &inst->port, &inst->endpoint) <
+             0) {
     ll_err_set(err, EIO, "opening the Runtime API endpoint");
     goto fail;
   }

@@ -566,6 +566,25 @@ int ll_http_listen(uv_loop_t *loop, const char *host, int port,
   return 0;
 }
 
+int ll_http_listen_fd(uv_loop_t *loop, int fd, const ll_http_route_t *const *tables,
+                      ll_http_handler_fn not_found, void *ud, ll_http_listener_t **out) {
+  ll_http_listener_t *l = ll_calloc(1, sizeof *l);
+  l->tables = tables;
+  l->not_found = not_found;
+  l->ud = ud;
+  l->refs = 1;
+  uv_tcp_init(loop, &l->tcp);
+  l->tcp.data = l;
+  int r = uv_tcp_open(&l->tcp, fd);
+  if (r == 0) r = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
+  if (r < 0) {
+    uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+    return r;
+  }
+  *out = l;
+  return 0;
+}
+
 void ll_http_listener_close(ll_http_listener_t *l) {
   if (l->closing) return;
   l->closing = true;

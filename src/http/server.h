@@ -51,6 +51,10 @@ int ll_http_listen(uv_loop_t *loop, const char *host, int port,
                    const ll_http_route_t *const *tables,
                    ll_http_handler_fn not_found, void *ud, ll_http_listener_t **out,
                    int *port_out);
+/* As ll_http_listen, on a socket already bound and listening (fd is taken over; closed by
+ * ll_http_listener_close). */
+int ll_http_listen_fd(uv_loop_t *loop, int fd, const ll_http_route_t *const *tables,
+                      ll_http_handler_fn not_found, void *ud, ll_http_listener_t **out);
 /* Stops accepting and closes every connection of the listener; requests still pending are
  * kept until their handlers answer (the answer is dropped). Frees the listener at the end of
  * the loop turn. */

@@ -283,6 +283,29 @@ def test_sandbox_off_runs_functions_unsandboxed(daemon_factory, lam_for, recorde
     assert any("lambdalite" in cmd for cmd in procs.values()), "the daemon should be among the processes seen"
 
 
+def test_network_none_gives_an_empty_network_with_the_runtime_api_inside(
+    daemon_factory, lam_for, recorder, sandbox_info
+):
+    need(sandbox_info, "network namespace")
+    d = daemon_factory(extra_args=["--network", "none"])
+    lam = lam_for(d)
+    body = r"""
+if curl -s -m 2 -o /dev/null "$RECORDER_URL/count/netnone"; then host=reached; else host=unreachable; fi
+links=$(ls /sys/class/net 2>/dev/null | tr '\n' ' ')
+printf '{"api":"%s","host":"%s","links":"%s"}' "$AWS_LAMBDA_RUNTIME_API" "$host" "$links" | respond
+"""
+    name = Functions(lam).shell(body, env=recorder.env)
+    out = invoke(lam, name)
+    assert out.function_error is None, out.payload
+    got = out.json()
+    # The Runtime API answers where AWS has it, inside the instance's own network ...
+    assert got["api"] == "127.0.0.1:9001", got
+    # ... and nothing on the host's loopback is reachable from there.
+    assert got["host"] == "unreachable", got
+    assert recorder.count("netnone") == 0, "the host's recorder was reached from an empty network"
+    assert invoke(lam, name).json()["api"] == "127.0.0.1:9001"  # warm reuse works too
+
+
 # ---------------------------------------------------------------------------------------------
 # Files
 
