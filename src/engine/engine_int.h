@@ -86,6 +86,9 @@ struct ll_instance {
   int pidfd;                          /* sandbox on: watched by exit_poll */
   uv_poll_t exit_poll;
   bool oom;                           /* the sandbox's OOM killer ended it */
+  bool launching;                     /* its sandbox is being made on the thread pool */
+  bool kill_pending;                  /* killed while launching: kill once it exists */
+  char launch_error[300];             /* why the sandbox could not be made, or "" */
   uv_poll_t out_poll;                 /* the read end of stdout+stderr */
   int out_fd;
   uv_timer_t timer;                   /* init limit, then the invocation deadline */

@@ -128,11 +128,11 @@ static void close_handles(ll_instance_t *inst) {
   else
     inst->handles_open--;
   uv_close((uv_handle_t *)&inst->timer, on_handle_closed);
-  if (inst->sandbox) {
+  if (inst->engine->cfg.sandbox) {
     if (inst->exit_poll.data)
       uv_close((uv_handle_t *)&inst->exit_poll, on_handle_closed);
     else
-      inst->handles_open--;
+      inst->handles_open--; /* the launch failed: there was nothing to watch */
   } else {
     uv_close((uv_handle_t *)&inst->proc, on_handle_closed);
   }
@@ -176,7 +176,9 @@ static void on_pidfd(uv_poll_t *p, int status, int events) {
 
 void ll__instance_kill(ll_instance_t *inst) {
   if (inst->state == INST_DEAD) return;
-  if (inst->sandbox)
+  if (inst->launching)
+    inst->kill_pending = true; /* done as soon as the sandbox exists */
+  else if (inst->sandbox)
     ll_sandbox_kill(inst->sandbox);
   else if (inst->pid > 0)
     kill(-inst->pid, SIGKILL);
@@ -254,25 +256,102 @@ static void free_env(char **env) {
   free(env);
 }
 
-/* Starts the bootstrap in a sandbox (namespaces, minimal root, cgroup limits). */
-static int launch_sandboxed(ll_engine_t *e, ll_function_t *fn, ll_instance_t *inst,
-                            const char *bootstrap, char **env, int out_fd, ll_err_t *err) {
+/* A sandbox launch, run on the loop's thread pool: it blocks for a few milliseconds (clone,
+ * mounts, cgroups), which the loop — serving every other request — must not. */
+typedef struct launch_job {
+  uv_work_t work;
+  ll_instance_t *inst;
+  char *bootstrap, *code_dir, *opt_dir; /* owned copies: the function may change meanwhile */
+  char **env;                           /* owned */
+  char *argv[2];
+  char name[64];
+  ll_sandbox_mount_t mounts[2];
+  ll_sandbox_spec_t spec;
+  int out_fd; /* the write end of the output pipe; closed once the child has it */
+  /* results */
+  int rc;
+  ll_sandbox_t *sb;
+  pid_t pid;
+  int pidfd, listen_fd;
+  ll_err_t err;
+} launch_job_t;
+
+static void launch_work(uv_work_t *w) {
+  launch_job_t *j = w->data;
+  j->rc = ll_sandbox_launch(&j->spec, &j->sb, &j->pid, &j->pidfd, &j->listen_fd, &j->err);
+}
+
+static void launch_job_free(launch_job_t *j) {
+  free(j->bootstrap);
+  free(j->code_dir);
+  free(j->opt_dir);
+  free_env(j->env);
+  free(j);
+}
+
+/* Back on the loop: watch the new sandbox, or report why it could not start. */
+static void launch_done(uv_work_t *w, int status) {
+  launch_job_t *j = w->data;
+  ll_instance_t *inst = j->inst;
+  ll_engine_t *e = inst->engine;
+  close(j->out_fd);
+  inst->launching = false;
+  if (status < 0 && j->rc == 0) ll_err_set(&j->err, ECANCELED, "sandbox launch cancelled");
+  if (status == 0 && j->rc == 0) {
+    inst->sandbox = j->sb;
+    inst->pid = j->pid;
+    inst->pidfd = j->pidfd;
+    if (j->listen_fd >= 0 && e->cfg.open_endpoint(e->cfg.endpoint_ud, inst, j->listen_fd,
+                                                  &inst->port, &inst->endpoint) < 0) {
+      close(j->listen_fd);
+      inst->kill_pending = true; /* it could never be reached: let it go the usual way */
+    }
+    if (inst->pidfd < 0) {
+      /* no pidfd to watch it with: stop it at once (the sandbox reports pidfd support) */
+      ll_err_set(&j->err, ENOSYS, "sandbox: no pidfd to watch the instance with");
+      ll_sandbox_kill(inst->sandbox);
+      int ws;
+      while (ll_sandbox_reap(inst->sandbox, &ws) == -EAGAIN) usleep(1000);
+    } else {
+      uv_poll_init(e->loop, &inst->exit_poll, inst->pidfd);
+      inst->exit_poll.data = inst;
+      uv_poll_start(&inst->exit_poll, UV_READABLE, on_pidfd);
+      if (inst->kill_pending) ll_sandbox_kill(inst->sandbox);
+      launch_job_free(j);
+      return;
+    }
+  }
+  /* It never ran: its invocation fails with why, and the instance goes. */
+  snprintf(inst->launch_error, sizeof inst->launch_error, "%s", j->err.msg);
+  launch_job_free(j);
+  instance_exited(inst, 0, 0);
+}
+
+/* Starts the bootstrap in a sandbox (namespaces, minimal root, cgroup limits) off the loop;
+ * out_fd is taken. */
+static void launch_sandboxed(ll_engine_t *e, ll_function_t *fn, ll_instance_t *inst,
+                             const char *bootstrap, char **env, int out_fd) {
+  launch_job_t *j = ll_calloc(1, sizeof *j);
+  j->inst = inst;
+  j->bootstrap = ll_strdup(bootstrap);
+  j->code_dir = ll_strdup(fn->code_dir);
+  j->opt_dir = ll_strdup(fn->opt_dir);
+  j->env = env;
+  j->out_fd = out_fd;
+  j->pidfd = j->listen_fd = -1;
+  j->argv[0] = j->bootstrap;
+  j->mounts[0] = (ll_sandbox_mount_t){j->code_dir, "/var/task", false};
+  j->mounts[1] = (ll_sandbox_mount_t){j->opt_dir, "/opt", false};
+  snprintf(j->name, sizeof j->name, "%d-%llu", (int)getpid(), (unsigned long long)inst->id);
   bool own_net = e->cfg.network_none;
   json_t *eph = json_object_get(fn->config, "EphemeralStorage");
   json_int_t tmp_mb = json_integer_value(json_object_get(eph, "Size"));
-  ll_sandbox_mount_t mounts[] = {
-      {fn->code_dir, "/var/task", false},
-      {fn->opt_dir, "/opt", false},
-  };
-  char name[64];
-  snprintf(name, sizeof name, "%d-%llu", (int)getpid(), (unsigned long long)inst->id);
-  char *argv[] = {(char *)bootstrap, NULL};
-  ll_sandbox_spec_t spec = {
-      .path = bootstrap,
-      .argv = argv,
-      .envp = env,
+  j->spec = (ll_sandbox_spec_t){
+      .path = j->bootstrap,
+      .argv = j->argv,
+      .envp = j->env,
       .cwd = "/var/task",
-      .mounts = mounts,
+      .mounts = j->mounts,
       .nmounts = 2,
       .tmp_bytes = (uint64_t)(tmp_mb > 0 ? tmp_mb : 512) << 20,
       .memory_bytes = (uint64_t)fn->memory_mb << 20,
@@ -283,24 +362,14 @@ static int launch_sandboxed(ll_engine_t *e, ll_function_t *fn, ll_instance_t *in
       .nofile = 1024,
       .hostname = "lambdalite",
       .stdout_fd = out_fd,
-      .name = name,
+      .name = j->name,
       .network_none = own_net,
       .listen_port = own_net ? RUNTIME_API_PORT : 0,
   };
-  if (spec.cpu_millis < 50) spec.cpu_millis = 50;
-  int listen_fd = -1;
-  if (ll_sandbox_launch(&spec, &inst->sandbox, &inst->pid, &inst->pidfd, &listen_fd, err) < 0)
-    return -1;
-  if (listen_fd >= 0 &&
-      e->cfg.open_endpoint(e->cfg.endpoint_ud, inst, listen_fd, &inst->port, &inst->endpoint) < 0) {
-    close(listen_fd);
-    ll_sandbox_destroy(inst->sandbox);
-    inst->sandbox = NULL;
-    if (inst->pidfd >= 0) close(inst->pidfd);
-    inst->pidfd = -1;
-    return ll_err_set(err, EIO, "opening the Runtime API endpoint in the instance's network");
-  }
-  return 0;
+  if (j->spec.cpu_millis < 50) j->spec.cpu_millis = 50;
+  inst->launching = true;
+  j->work.data = j;
+  uv_queue_work(e->loop, &j->work, launch_work, launch_done);
 }
 
 ll_instance_t *ll__instance_spawn(ll_engine_t *e, ll_function_t *fn, ll_invocation_t *inv,
@@ -340,9 +409,11 @@ ll_instance_t *ll__instance_spawn(ll_engine_t *e, ll_function_t *fn, ll_invocati
   fcntl(fds[0], F_SETFL, O_NONBLOCK);
   char **env = build_env(e, fn, inst, &view);
   inst->spawn_ns = ll_mono_ns();
-  int r;
+  int r = 0;
   if (e->cfg.sandbox) {
-    r = launch_sandboxed(e, fn, inst, bootstrap, env, fds[1], err);
+    launch_sandboxed(e, fn, inst, bootstrap, env, fds[1]); /* takes env and the write end */
+    env = NULL;
+    fds[1] = -1;
   } else {
     char *args[] = {bootstrap, NULL};
     uv_stdio_container_t stdio[3] = {
@@ -371,8 +442,8 @@ ll_instance_t *ll__instance_spawn(ll_engine_t *e, ll_function_t *fn, ll_invocati
       inst->pid = inst->proc.pid;
     }
   }
-  close(fds[1]);
-  free_env(env);
+  if (fds[1] >= 0) close(fds[1]);
+  if (env) free_env(env);
   if (r < 0) {
     close(fds[0]);
     goto fail;
@@ -383,21 +454,6 @@ ll_instance_t *ll__instance_spawn(ll_engine_t *e, ll_function_t *fn, ll_invocati
   uv_poll_start(&inst->out_poll, UV_READABLE | UV_DISCONNECT, on_output);
   uv_timer_init(e->loop, &inst->timer);
   inst->timer.data = inst;
-  if (inst->sandbox) {
-    if (inst->pidfd >= 0) {
-      uv_poll_init(e->loop, &inst->exit_poll, inst->pidfd);
-      inst->exit_poll.data = inst;
-      uv_poll_start(&inst->exit_poll, UV_READABLE, on_pidfd);
-    } else {
-      ll_err_set(err, ENOSYS, "sandbox: no pidfd to watch the instance with");
-      ll_sandbox_kill(inst->sandbox);
-      int ws;
-      while (ll_sandbox_reap(inst->sandbox, &ws) == -EAGAIN) usleep(1000);
-      uv_close((uv_handle_t *)&inst->out_poll, NULL);
-      uv_close((uv_handle_t *)&inst->timer, NULL);
-      goto fail;
-    }
-  }
   inst->handles_open = 3;
   e->refs++;
   inst->next_all = e->instances;
@@ -408,8 +464,6 @@ ll_instance_t *ll__instance_spawn(ll_engine_t *e, ll_function_t *fn, ll_invocati
   return inst;
 fail:
   if (inst->endpoint) e->cfg.close_endpoint(e->cfg.endpoint_ud, inst->endpoint);
-  if (inst->sandbox) ll_sandbox_destroy(inst->sandbox);
-  if (inst->pidfd >= 0) close(inst->pidfd);
   ll_log_stream_close(inst->log);
   ll_function_unref(fn);
   free(inst);

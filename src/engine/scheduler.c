@@ -477,7 +477,10 @@ void ll__sched_instance_gone(ll_instance_t *inst, enum inst_state was, const cha
     inv = NULL;
   }
   if (inv) {
-    if (inst->oom)
+    if (inst->launch_error[0])
+      complete_platform_error(inv, "Runtime.ExitError", "RequestId: %s Error: %s",
+                              inv->request_id, inst->launch_error);
+    else if (inst->oom)
       complete_platform_error(inv, "Runtime.OutOfMemory",
                               "RequestId: %s Error: Runtime exited with error: %s",
                               inv->request_id, why);
