@@ -121,6 +121,9 @@ int ll__store_delete_layer(ll_engine_t *e, const char *name, int version);
 /* function.c */
 ll_function_t *ll__function_from_record(ll_engine_t *e, json_t *rec);
 void ll__function_insert(ll_engine_t *e, ll_function_t *fn);
+/* Removes the function's superseded code revisions and layer merges (at start, when no
+ * instance can be using them). */
+void ll__function_prune(ll_engine_t *e, const ll_function_t *fn);
 ll_layer_version_t *ll__layer_from_record(ll_engine_t *e, json_t *rec);
 void ll__layer_insert(ll_engine_t *e, ll_layer_version_t *lv);
 void ll__functions_free(ll_engine_t *e);

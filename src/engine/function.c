@@ -282,6 +282,26 @@ ll_function_t *ll__function_from_record(ll_engine_t *e, json_t *rec) {
   return fn;
 }
 
+void ll__function_prune(ll_engine_t *e, const ll_function_t *fn) {
+  char *dir = function_dir(e, fn->name);
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d))) {
+      if (de->d_name[0] == '.') continue;
+      char *p = ll_sprintf("%s/%s", dir, de->d_name);
+      size_t n = strlen(p);
+      /* keep the current revision (code_dir is <rev>/code) and the current /opt merge */
+      bool keep = strcmp(p, fn->opt_dir) == 0 ||
+                  (strncmp(fn->code_dir, p, n) == 0 && fn->code_dir[n] == '/');
+      if (!keep) ll__rmtree(p);
+      free(p);
+    }
+    closedir(d);
+  }
+  free(dir);
+}
+
 void ll__functions_free(ll_engine_t *e) {
   for (size_t i = 0; i < e->nfns; i++) {
     e->fns[i]->deleted = true;
@@ -585,11 +605,9 @@ static void code_done(uv_work_t *w, int status) {
       if (ll__store_save_function(e, fn, &j->err) < 0) {
         fn = NULL;
       } else {
+        /* The old revision stays on disk while instances still running it may read it; it is
+         * pruned when the daemon next starts (ll__function_prune). */
         ll__sched_retire_idle(fn);
-        /* old is .../<rev>/code: remove the whole revision directory */
-        char *slash = strrchr(old, '/');
-        if (slash) *slash = '\0';
-        ll__rmtree(old);
       }
       free(old);
     }
@@ -704,8 +722,7 @@ int ll_function_update_config(ll_engine_t *e, const char *name, json_t *changes,
   }
   json_decref(fn->config);
   fn->config = merged;
-  if (opt) {
-    ll__rmtree(fn->opt_dir);
+  if (opt) { /* the old merge is pruned at the next start, as old code is */
     free(fn->opt_dir);
     fn->opt_dir = opt;
   }

@@ -59,7 +59,10 @@ static int load_docs(ll_engine_t *e, const char *sql, bool layers, ll_err_t *err
       if (lv) ll__layer_insert(e, lv);
     } else {
       ll_function_t *fn = ll__function_from_record(e, rec);
-      if (fn) ll__function_insert(e, fn);
+      if (fn) {
+        ll__function_prune(e, fn);
+        ll__function_insert(e, fn);
+      }
     }
     json_decref(rec);
   }

@@ -104,3 +104,41 @@ def test_restart_on_same_port_serves_immediately(daemon, lam, functions):
     assert daemon.port == port
     lam = make_lambda_client(daemon.endpoint)
     assert invoke(lam, name, {"x": 1}).json() == {"x": 1}
+
+
+def test_update_keeps_old_code_for_running_instances_until_restart(daemon, lam, functions):
+    # An invocation running the old code when UpdateFunctionCode lands still reads its files;
+    # superseded revisions are pruned from disk when the daemon next starts.
+    import concurrent.futures
+
+    def version(v):
+        body = r"""
+sleep "$(sed -n 's/.*"sleep": *\([0-9.]*\).*/\1/p' "$W/event")"
+printf '"%s"' "$(cat /var/task/version.txt)" | respond
+"""
+        return zip_files({"bootstrap": (shell_bootstrap(body), 0o755), "version.txt": (v, 0o644)})
+
+    name = functions.create(zip_bytes=version("v1"), prefix="prune", timeout=5)
+    fn_dir = daemon.data_dir / "functions" / name
+    assert invoke(lam, name, {"sleep": 0}).json() == "v1"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(invoke, lam, name, {"sleep": 1.5})
+        def sleeping():
+            for pid in instance_processes(name):
+                try:
+                    if open(f"/proc/{pid}/cmdline", "rb").read().startswith(b"sleep\0"):
+                        return True
+                except OSError:
+                    pass
+            return False
+
+        wait_until(sleeping, message="the old code running its invocation")
+        lam.update_function_code(FunctionName=name, ZipFile=version("v2"))
+        assert running.result().json() == "v1", "the running invocation lost its code"
+    assert invoke(lam, name, {"sleep": 0}).json() == "v2"
+    revisions = lambda: sorted(p.name for p in fn_dir.iterdir() if (p / "code").is_dir())  # noqa: E731
+    assert len(revisions()) == 2, revisions()
+    daemon.restart()
+    assert len(revisions()) == 1, revisions()
+    lam = make_lambda_client(daemon.endpoint)
+    assert invoke(lam, name, {"sleep": 0}).json() == "v2"
