@@ -247,6 +247,9 @@ static void get_function(ll_http_req_t *req) {
   free(loc);
   json_t *tags = json_object_get(fn->config, "Tags");
   if (json_object_size(tags)) json_object_set(doc, "Tags", tags);
+  if (fn->reserved >= 0)
+    json_object_set_new(doc, "Concurrency",
+                        json_pack("{s:i}", "ReservedConcurrentExecutions", fn->reserved));
   ll_api_json(req, 200, doc, NULL);
 }
 
@@ -341,7 +344,8 @@ static void get_account_settings(ll_http_req_t *req) {
   json_t *doc = json_pack(
       "{s:{s:I,s:I,s:I,s:i,s:i},s:{s:I,s:I}}", "AccountLimit", "TotalCodeSize",
       (json_int_t)80530636800, "CodeSizeUnzipped", (json_int_t)LL_UNZIPPED_MAX, "CodeSizeZipped",
-      (json_int_t)LL_ZIP_MAX, "ConcurrentExecutions", 1000, "UnreservedConcurrentExecutions", 1000,
+      (json_int_t)LL_ZIP_MAX, "ConcurrentExecutions", ll_engine_concurrency_limit(e),
+      "UnreservedConcurrentExecutions", ll_engine_unreserved_concurrency(e),
       "AccountUsage", "TotalCodeSize", (json_int_t)ll_functions_total_code_size(e),
       "FunctionCount", (json_int_t)n);
   ll_api_json(req, 200, doc, NULL);
@@ -467,6 +471,21 @@ static char *header_dup(const ll_http_head_t *h, const char *name) {
   return kv ? ll_strndup(kv->value, kv->value_len) : NULL;
 }
 
+/* 429 TooManyRequestsException with AWS's Reason (aws-wire-contract.md §2.1). */
+static void throttled(ll_http_req_t *req, const char *reason) {
+  char rid[37], hdr[256];
+  ll_api_request_id(rid);
+  snprintf(hdr, sizeof hdr,
+           "Content-Type: application/json\r\nx-amzn-ErrorType: TooManyRequestsException\r\n"
+           "x-amzn-RequestId: %s\r\nRetry-After: 1\r\n",
+           rid);
+  json_t *doc = json_pack("{s:s,s:s,s:s}", "Reason", reason, "Type", "User", "message",
+                          "Rate Exceeded.");
+  char *body = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  ll_http_respond(req, 429, hdr, body, strlen(body));
+}
+
 static void on_invoked(void *ud, const ll_invoke_result_t *res) {
   ll_http_req_t *req = ud;
   if (res->status == LL_INVOKE_GONE) {
@@ -564,17 +583,74 @@ static void invoke(ll_http_req_t *req) {
       .client_context = ctx,
   };
   char rid[37];
+  ll_err_t err = LL_ERR_INIT;
   if (async) {
-    /* The durable queue with retries arrives with the concurrency issue: for now the event
-     * runs at once and the caller does not wait. */
-    ll_invoke(engine_of(req), fn, payload, len, &opts, NULL, NULL, rid);
+    /* The durable queue with retries is still to come: for now the event waits its turn in
+     * memory and the caller does not wait. */
+    ll_invoke(engine_of(req), fn, payload, len, &opts, NULL, NULL, rid, &err);
     char hdr[96];
     snprintf(hdr, sizeof hdr, "x-amzn-RequestId: %s\r\n", rid);
     ll_http_respond(req, 202, hdr, NULL, 0);
-  } else {
-    ll_invoke(engine_of(req), fn, payload, len, &opts, on_invoked, req, rid);
+  } else if (ll_invoke(engine_of(req), fn, payload, len, &opts, on_invoked, req, rid, &err) < 0) {
+    throttled(req, err.code == LL_E_THROTTLED_RESERVED
+                       ? "ReservedFunctionConcurrentInvocationLimitExceeded"
+                       : "ConcurrentInvocationLimitExceeded");
   }
   free(ctx);
+}
+
+/* ---- concurrency ------------------------------------------------------------------------- */
+
+static void put_function_concurrency(ll_http_req_t *req) {
+  if (ll_api_authenticate(req, REST) < 0) return;
+  if (strchr(req->params[0], ':') && !strstr(req->params[0], ":function:")) {
+    /* name:qualifier */
+    ll_api_error(req, REST, 400, "InvalidParameterValueException",
+                 "This operation is permitted on Lambda functions only. Aliases and versions do "
+                 "not support this operation. Please specify either a function name or an "
+                 "unqualified function ARN.");
+    return;
+  }
+  ll_function_t *fn = find_function(req, req->params[0], false);
+  if (!fn) return;
+  json_t *doc = body_json(req);
+  if (!doc) return;
+  json_t *n = json_object_get(doc, "ReservedConcurrentExecutions");
+  if (!json_is_integer(n)) {
+    json_decref(doc);
+    ll_api_error(req, REST, 400, "ValidationException",
+                 "1 validation error detected: Value null at 'reservedConcurrentExecutions' "
+                 "failed to satisfy constraint: Member must not be null");
+    return;
+  }
+  json_int_t want = json_integer_value(n);
+  json_decref(doc);
+  ll_err_t err = LL_ERR_INIT;
+  if (ll_function_set_concurrency(engine_of(req), fn->name, want < 0 ? -2 : (int)want, &err) < 0)
+    ll_api_engine_error(req, &err);
+  else
+    ll_api_json(req, 200, json_pack("{s:I}", "ReservedConcurrentExecutions", want), NULL);
+}
+
+static void get_function_concurrency(ll_http_req_t *req) {
+  if (ll_api_authenticate(req, REST) < 0) return;
+  ll_function_t *fn = find_function(req, req->params[0], false);
+  if (!fn) return;
+  ll_api_json(req, 200,
+              fn->reserved >= 0 ? json_pack("{s:i}", "ReservedConcurrentExecutions", fn->reserved)
+                                : json_object(),
+              NULL);
+}
+
+static void delete_function_concurrency(ll_http_req_t *req) {
+  if (ll_api_authenticate(req, REST) < 0) return;
+  ll_function_t *fn = find_function(req, req->params[0], false);
+  if (!fn) return;
+  ll_err_t err = LL_ERR_INIT;
+  if (ll_function_set_concurrency(engine_of(req), fn->name, -1, &err) < 0)
+    ll_api_engine_error(req, &err);
+  else
+    ll_api_empty(req, 204);
 }
 
 /* ---- the route table --------------------------------------------------------------------- */
@@ -592,6 +668,12 @@ const ll_http_route_t ll_lambda_routes[] = {
     {"PUT", "/2015-03-31/functions/{}/configuration", update_function_configuration, MB,
      "UpdateFunctionConfiguration"},
     {"DELETE", "/2015-03-31/functions/{}", delete_function, MB, "DeleteFunction"},
+    {"PUT", "/2017-10-31/functions/{}/concurrency", put_function_concurrency, MB,
+     "PutFunctionConcurrency"},
+    {"GET", "/2019-09-30/functions/{}/concurrency", get_function_concurrency, MB,
+     "GetFunctionConcurrency"},
+    {"DELETE", "/2017-10-31/functions/{}/concurrency", delete_function_concurrency, MB,
+     "DeleteFunctionConcurrency"},
     {"GET", "/2016-08-19/account-settings", get_account_settings, MB, "GetAccountSettings"},
     {"POST", "/2018-10-31/layers/{}/versions", publish_layer_version, 70167211,
      "PublishLayerVersion"},

@@ -27,6 +27,10 @@ static const char usage[] =
     "  --idle-timeout SECONDS idle instances stop after this long (default 300; 0 = a cold\n"
     "                         start for every invoke)\n"
     "  --max-instances N      instances per function at most (default 64); more invocations wait\n"
+    "  --concurrency-limit N  the account's concurrent executions (default 1000, as AWS); sync\n"
+    "                         invokes beyond it, or beyond a function's reserved concurrency,\n"
+    "                         get 429 TooManyRequestsException\n"
+    "  --keep-warm SECONDS    the same as --idle-timeout\n"
     "  --sandbox on|off       run each instance in its own Linux sandbox (default on: namespaces,\n"
     "                         a minimal read-only root, cgroup limits, seccomp; what this machine\n"
     "                         allows is printed at start and by `lambdalite info`)\n"
@@ -68,14 +72,15 @@ int ll_cmd_serve(int argc, char **argv) {
       {"listen", required_argument, 0, 'l'},   {"data-dir", required_argument, 0, 'd'},
       {"idle-timeout", required_argument, 0, 'i'}, {"max-instances", required_argument, 0, 'm'},
       {"sandbox", required_argument, 0, 's'},  {"cpu", required_argument, 0, 'c'},
-      {"network", required_argument, 0, 'n'},
+      {"network", required_argument, 0, 'n'},  {"concurrency-limit", required_argument, 0, 'C'},
+      {"keep-warm", required_argument, 0, 'i'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0},
   };
   const char *listen = "127.0.0.1:4566";
   char *data_dir = NULL;
   double idle = 300;
-  int max_instances = 64;
+  int max_instances = 64, concurrency_limit = 1000;
   bool sandbox = true, cpu_hard = false, network_none = false;
   int c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -84,6 +89,17 @@ int ll_cmd_serve(int argc, char **argv) {
       case 'd': free(data_dir); data_dir = ll_strdup(optarg); break;
       case 'i': idle = atof(optarg); break;
       case 'm': max_instances = atoi(optarg); break;
+      case 'C':
+        concurrency_limit = atoi(optarg);
+        if (concurrency_limit < 100) {
+          fprintf(stderr,
+                  "lambdalite serve: --concurrency-limit must be at least 100 (AWS keeps 100 "
+                  "unreserved), got %s\n",
+                  optarg);
+          free(data_dir);
+          return 2;
+        }
+        break;
       case 's':
         if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
           fprintf(stderr, "lambdalite serve: --sandbox wants on or off (got %s)\n", optarg);
@@ -165,6 +181,7 @@ int ll_cmd_serve(int argc, char **argv) {
       .account = "000000000000",
       .idle_timeout_s = idle,
       .max_instances = max_instances,
+      .concurrency_limit = concurrency_limit,
       .sandbox = sandbox,
       .cpu_hard = cpu_hard,
       .network_none = network_none,

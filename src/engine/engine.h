@@ -23,6 +23,8 @@ enum {
   LL_E_INVALID_ZIP,        /* InvalidZipFileException-style problems with the code */
   LL_E_TOO_LARGE,          /* RequestEntityTooLargeException (code size limits) */
   LL_E_PRECONDITION,       /* PreconditionFailedException (RevisionId mismatch) */
+  LL_E_THROTTLED_RESERVED, /* 429 ReservedFunctionConcurrentInvocationLimitExceeded */
+  LL_E_THROTTLED_ACCOUNT,  /* 429 ConcurrentInvocationLimitExceeded */
   LL_E_INTERNAL,           /* ServiceException */
 };
 
@@ -43,7 +45,8 @@ typedef struct ll_engine_config {
   const char *region;        /* "us-east-1" */
   const char *account;       /* "000000000000" */
   double idle_timeout_s;     /* idle instances are stopped after this long; 0 = after each use */
-  int max_instances;         /* per function (a simple cap until the concurrency model lands) */
+  int max_instances;         /* per function: more concurrent invocations wait for one */
+  int concurrency_limit;     /* the account's concurrent executions (AWS default 1000) */
   bool sandbox;              /* run instances in sandboxes (src/sandbox; probe it first) */
   bool cpu_hard;             /* CPU proportional to memory as a hard cap (Lambda's throttling);
                                 else as a weight (spare CPU is used) */
@@ -95,6 +98,8 @@ struct ll_function {
   char *code_dir;          /* owned: extracted code (LAMBDA_TASK_ROOT) */
   char *opt_dir;           /* owned: layers merged in order (/opt of the function's view) */
   uint64_t generation;     /* bumps on every change; instances of older ones retire */
+  int reserved;            /* ReservedConcurrentExecutions, -1 when unset */
+  int inflight;            /* invocations accepted and not yet complete */
   bool deleted;
   struct ll_sched_fn *sched; /* owned: scheduler state */
 };
@@ -120,6 +125,12 @@ int ll_function_update_code(ll_engine_t *e, const char *name, uint8_t *zip, size
 int ll_function_update_config(ll_engine_t *e, const char *name, json_t *changes,
                               ll_function_t **out, ll_err_t *err);
 int ll_function_delete(ll_engine_t *e, const char *name, ll_err_t *err);
+/* Sets (reserved >= 0) or clears (-1) the function's reserved concurrency, which caps it and is
+ * taken from the account's pool; the pool keeps at least 100 unreserved (AWS's rule). */
+int ll_function_set_concurrency(ll_engine_t *e, const char *name, int reserved, ll_err_t *err);
+/* The account's concurrency limit, and what of it no function has reserved. */
+int ll_engine_concurrency_limit(const ll_engine_t *e);
+int ll_engine_unreserved_concurrency(const ll_engine_t *e);
 /* The function's Environment.Variables (borrowed JSON object, never NULL). */
 json_t *ll_function_env(const ll_function_t *fn);
 /* Total code size of all functions (GetAccountSettings). */
@@ -178,9 +189,13 @@ typedef struct ll_invoke_opts {
 } ll_invoke_opts_t;
 
 /* Starts an invocation of fn with payload (owned, freed by the engine). Fills request_id
- * (the id the caller sees as x-amzn-RequestId) and calls cb exactly once on completion. */
-void ll_invoke(ll_engine_t *e, ll_function_t *fn, char *payload, size_t len,
-               const ll_invoke_opts_t *opts, ll_invoke_cb cb, void *ud, char request_id[37]);
+ * (the id the caller sees as x-amzn-RequestId) and calls cb exactly once on completion.
+ * A synchronous invocation beyond the function's reserved concurrency or the account's
+ * unreserved pool is refused at once: -1 with err LL_E_THROTTLED_* (cb not called). Async
+ * events are never throttled here: they wait their turn. */
+int ll_invoke(ll_engine_t *e, ll_function_t *fn, char *payload, size_t len,
+              const ll_invoke_opts_t *opts, ll_invoke_cb cb, void *ud, char request_id[37],
+              ll_err_t *err);
 
 /* ---- the Runtime API, from the engine's side (api/runtime.c calls these) ---------------- */
 

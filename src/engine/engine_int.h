@@ -33,6 +33,8 @@ struct ll_engine {
   bool closing;
   int refs; /* the engine's own handles + one per live instance: freed at 0 */
   uint64_t instance_seq;
+  int reserved_total;      /* sum of the functions' reserved concurrency */
+  int inflight_unreserved; /* invocations in flight drawing on the unreserved pool */
 };
 
 /* Scheduler state of one function. */
@@ -64,6 +66,7 @@ struct ll_invocation {
   char trace_id[128];
   char *client_context;    /* owned or NULL */
   bool want_tail, async;
+  bool unreserved;         /* counted in engine->inflight_unreserved */
   ll_buf_t tail;           /* this invocation's log lines, when want_tail */
   ll_invoke_cb cb;
   void *ud;

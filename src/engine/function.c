@@ -275,11 +275,46 @@ ll_function_t *ll__function_from_record(ll_engine_t *e, json_t *rec) {
   fn->code_size = json_integer_value(json_object_get(rec, "CodeSize"));
   fn->last_modified_ms = json_integer_value(json_object_get(rec, "LastModified"));
   fn->generation = (uint64_t)json_integer_value(json_object_get(rec, "Generation"));
+  json_t *reserved = json_object_get(rec, "Reserved");
+  fn->reserved = json_is_integer(reserved) ? (int)json_integer_value(reserved) : -1;
+  if (fn->reserved > 0) e->reserved_total += fn->reserved;
   fn->code_dir = ll_strdup(code_dir);
   fn->opt_dir = ll_strdup(opt_dir);
   apply_limits(fn);
   ll__sched_init(fn);
   return fn;
+}
+
+int ll_function_set_concurrency(ll_engine_t *e, const char *name, int reserved, ll_err_t *err) {
+  ll_function_t *fn = ll_function_find(e, name);
+  if (!fn)
+    return ll_err_set(err, LL_E_NOT_FOUND, "Function not found: arn:aws:lambda:%s:%s:function:%s",
+                      e->region, e->account, name);
+  if (reserved < -1)
+    return ll_err_set(err, LL_E_INVALID_PARAM,
+                      "1 validation error detected: Value '%d' at 'reservedConcurrentExecutions' "
+                      "failed to satisfy constraint: Member must have value greater than or equal "
+                      "to 0",
+                      reserved);
+  int total = e->reserved_total - (fn->reserved > 0 ? fn->reserved : 0) + (reserved > 0 ? reserved : 0);
+  if (reserved >= 0 && e->cfg.concurrency_limit - total < 100)
+    return ll_err_set(err, LL_E_INVALID_PARAM,
+                      "Specified ReservedConcurrentExecutions for function decreases account's "
+                      "UnreservedConcurrentExecution below its minimum value of [100].");
+  int old = fn->reserved;
+  fn->reserved = reserved;
+  if (ll__store_save_function(e, fn, err) < 0) {
+    fn->reserved = old;
+    return -1;
+  }
+  e->reserved_total = total;
+  return 0;
+}
+
+int ll_engine_concurrency_limit(const ll_engine_t *e) { return e->cfg.concurrency_limit; }
+
+int ll_engine_unreserved_concurrency(const ll_engine_t *e) {
+  return e->cfg.concurrency_limit - e->reserved_total;
 }
 
 void ll__function_prune(ll_engine_t *e, const ll_function_t *fn) {
@@ -560,6 +595,7 @@ static void code_done(uv_work_t *w, int status) {
     } else {
       fn = ll_calloc(1, sizeof *fn);
       fn->refs = 1;
+      fn->reserved = -1;
       fn->name = ll_strdup(j->name);
       fn->arn = ll_sprintf("arn:aws:lambda:%s:%s:function:%s", e->region, e->account, j->name);
       fn->config = j->config;
@@ -744,6 +780,7 @@ int ll_function_delete(ll_engine_t *e, const char *name, ll_err_t *err) {
   if (ll__store_delete_function(e, name) < 0)
     return ll_err_set(err, LL_E_INTERNAL, "metadata store: %s", sqlite3_errmsg(e->db));
   function_remove(e, fn);
+  if (fn->reserved > 0) e->reserved_total -= fn->reserved;
   fn->deleted = true;
   ll__sched_drain(fn);
   char *dir = function_dir(e, name);
@@ -958,6 +995,7 @@ int ll_engine_open(uv_loop_t *loop, const ll_engine_config_t *cfg, ll_engine_t *
   e->region = ll_strdup(cfg->region ? cfg->region : "us-east-1");
   e->account = ll_strdup(cfg->account ? cfg->account : "000000000000");
   if (e->cfg.max_instances <= 0) e->cfg.max_instances = 64;
+  if (e->cfg.concurrency_limit <= 0) e->cfg.concurrency_limit = 1000;
   int r = ll__mkdirs(e->data_dir, 0700);
   if (r < 0) {
     ll_err_set(err, -r, "creating data directory %s: %s", e->data_dir, strerror(-r));

@@ -84,6 +84,8 @@ static void log_marker(ll_instance_t *inst, const char *what, const char *id, co
 }
 
 static void invocation_free(ll_invocation_t *inv) {
+  inv->fn->inflight--;
+  if (inv->unreserved) inv->engine->inflight_unreserved--;
   free(inv->payload);
   free(inv->content_type);
   free(inv->invoked_arn);
@@ -107,9 +109,26 @@ static void make_trace_id(const char *header, char *out, size_t sz) {
   snprintf(out, sz, "Root=1-%08x-%s;Parent=%s;Sampled=0", (unsigned)time(NULL), a, p);
 }
 
-void ll_invoke(ll_engine_t *e, ll_function_t *fn, char *payload, size_t len,
-               const ll_invoke_opts_t *opts, ll_invoke_cb cb, void *ud, char request_id[37]) {
+int ll_invoke(ll_engine_t *e, ll_function_t *fn, char *payload, size_t len,
+              const ll_invoke_opts_t *opts, ll_invoke_cb cb, void *ud, char request_id[37],
+              ll_err_t *err) {
+  /* Concurrency (aws-wire-contract.md §4): a reservation caps the function; the others share
+   * what no function reserved. */
+  bool unreserved = fn->reserved < 0;
+  if (!opts->async) {
+    if (!unreserved && fn->inflight >= fn->reserved) {
+      free(payload);
+      return ll_err_set(err, LL_E_THROTTLED_RESERVED, "Rate Exceeded.");
+    }
+    if (unreserved && e->inflight_unreserved >= e->cfg.concurrency_limit - e->reserved_total) {
+      free(payload);
+      return ll_err_set(err, LL_E_THROTTLED_ACCOUNT, "Rate Exceeded.");
+    }
+  }
   ll_invocation_t *inv = ll_calloc(1, sizeof *inv);
+  inv->unreserved = unreserved;
+  if (unreserved) e->inflight_unreserved++;
+  fn->inflight++;
   inv->engine = e;
   inv->fn = fn;
   ll_function_ref(fn);
@@ -127,6 +146,7 @@ void ll_invoke(ll_engine_t *e, ll_function_t *fn, char *payload, size_t len,
   inv->ud = ud;
   enqueue(fn->sched, inv);
   dispatch(fn);
+  return 0;
 }
 
 void ll__invocation_complete(ll_invocation_t *inv, enum ll_invoke_status status, const char *body,

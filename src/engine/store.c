@@ -111,11 +111,12 @@ static int put(ll_engine_t *e, const char *sql, const char *name, int version, j
 
 /* The record of a function: its configuration plus what the engine derived. */
 int ll__store_save_function(ll_engine_t *e, const ll_function_t *fn, ll_err_t *err) {
-  json_t *rec = json_pack("{s:O,s:s,s:I,s:s,s:I,s:s,s:s,s:I}", "Config", fn->config, "CodeSha256",
-                          fn->code_sha256, "CodeSize", (json_int_t)fn->code_size, "RevisionId",
-                          fn->revision_id, "LastModified", (json_int_t)fn->last_modified_ms,
-                          "CodeDir", fn->code_dir, "OptDir", fn->opt_dir, "Generation",
-                          (json_int_t)fn->generation);
+  json_t *rec = json_pack("{s:O,s:s,s:I,s:s,s:I,s:s,s:s,s:I,s:i}", "Config", fn->config,
+                          "CodeSha256", fn->code_sha256, "CodeSize", (json_int_t)fn->code_size,
+                          "RevisionId", fn->revision_id, "LastModified",
+                          (json_int_t)fn->last_modified_ms, "CodeDir", fn->code_dir, "OptDir",
+                          fn->opt_dir, "Generation", (json_int_t)fn->generation, "Reserved",
+                          fn->reserved);
   int r = put(e, "INSERT OR REPLACE INTO functions(name, doc) VALUES(?1, ?2)", fn->name, 0, rec,
               err);
   json_decref(rec);

@@ -307,15 +307,17 @@ class Recorder:
 
       POST /record/LABEL[?code=N]  body = the record      -> 204; kept in .records (arrival order)
       GET  /count/KEY                                      -> 200, KEY's counter after +1 (text)
+      GET  /gate/KEY      blocks until the test calls .open_gate(KEY) (30 s at most) -> 200
 
     .url / .env ({"RECORDER_URL": url}, for a function's Environment); .records (a copy);
     .wait(labels | count, timeout) -> {label: first Record with it} | the first `count` Records;
-    .count(key) -> the counter's current value."""
+    .count(key) -> the counter's current value; .open_gate(key) releases every GET /gate/key."""
 
     def __init__(self):
         self._cond = threading.Condition()
         self._records = []
         self._counts = {}
+        self._gates = set()
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -355,6 +357,11 @@ class Recorder:
 
             def do_GET(self):
                 path = urlsplit(self.path).path
+                if path.startswith("/gate/"):
+                    key = unquote(path[len("/gate/") :])
+                    with recorder._cond:
+                        recorder._cond.wait_for(lambda: key in recorder._gates, timeout=30)
+                    return self._answer(200, b"open")
                 if not path.startswith("/count/"):
                     return self._answer(404, b"unknown path\n")
                 key = unquote(path[len("/count/") :])
@@ -381,6 +388,11 @@ class Recorder:
     def count(self, key):
         with self._cond:
             return self._counts.get(key, 0)
+
+    def open_gate(self, key):
+        with self._cond:
+            self._gates.add(key)
+            self._cond.notify_all()
 
     def wait(self, what, timeout=10.0):
         """Wait until every label in `what` (a label or labels) was recorded, and return
