@@ -585,18 +585,96 @@ static void invoke(ll_http_req_t *req) {
   char rid[37];
   ll_err_t err = LL_ERR_INIT;
   if (async) {
-    /* The durable queue with retries is still to come: for now the event waits its turn in
-     * memory and the caller does not wait. */
-    ll_invoke(engine_of(req), fn, payload, len, &opts, NULL, NULL, rid, &err);
-    char hdr[96];
-    snprintf(hdr, sizeof hdr, "x-amzn-RequestId: %s\r\n", rid);
-    ll_http_respond(req, 202, hdr, NULL, 0);
+    /* 202 only once the event is on disk (engine/asyncq.c). */
+    int r = ll_invoke_async(engine_of(req), fn, payload, len, trace, rid, &err);
+    free(payload);
+    if (r < 0) {
+      ll_api_engine_error(req, &err);
+    } else {
+      char hdr[96];
+      snprintf(hdr, sizeof hdr, "x-amzn-RequestId: %s\r\n", rid);
+      ll_http_respond(req, 202, hdr, NULL, 0);
+    }
   } else if (ll_invoke(engine_of(req), fn, payload, len, &opts, on_invoked, req, rid, &err) < 0) {
     throttled(req, err.code == LL_E_THROTTLED_RESERVED
                        ? "ReservedFunctionConcurrentInvocationLimitExceeded"
                        : "ConcurrentInvocationLimitExceeded");
   }
   free(ctx);
+}
+
+/* ---- event invoke config (async retries, age, destinations) ------------------------------ */
+
+static json_t *event_invoke_config_json(ll_http_req_t *req, const ll_function_t *fn) {
+  json_t *c = json_object_get(fn->config, "EventInvokeConfig");
+  json_t *out = json_pack("{s:o}", "FunctionArn",
+                          json_sprintf("arn:aws:lambda:%s:%s:function:%s:$LATEST",
+                                       ll_api_region(req), ll_engine_account(engine_of(req)),
+                                       fn->name));
+  static const char *const keys[] = {"LastModified", "MaximumRetryAttempts",
+                                     "MaximumEventAgeInSeconds", "DestinationConfig", NULL};
+  for (int i = 0; keys[i]; i++)
+    if (json_object_get(c, keys[i])) json_object_set(out, keys[i], json_object_get(c, keys[i]));
+  if (!json_object_get(out, "DestinationConfig"))
+    json_object_set_new(out, "DestinationConfig", json_pack("{s:{},s:{}}", "OnSuccess", "OnFailure"));
+  return out;
+}
+
+static void put_event_invoke_config(ll_http_req_t *req, bool merge) {
+  if (ll_api_authenticate(req, REST) < 0) return;
+  ll_function_t *fn = find_function(req, req->params[0], false);
+  if (!fn) return;
+  json_t *doc = body_json(req);
+  if (!doc) return;
+  json_t *cfg = json_object();
+  static const char *const keys[] = {"MaximumRetryAttempts", "MaximumEventAgeInSeconds",
+                                     "DestinationConfig", NULL};
+  for (int i = 0; keys[i]; i++)
+    if (json_object_get(doc, keys[i])) json_object_set(cfg, keys[i], json_object_get(doc, keys[i]));
+  json_decref(doc);
+  ll_err_t err = LL_ERR_INIT;
+  if (merge && !json_object_get(fn->config, "EventInvokeConfig")) {
+    json_decref(cfg);
+    ll_api_error(req, REST, 404, "ResourceNotFoundException",
+                 "The function arn:aws:lambda:%s:%s:function:%s:$LATEST doesn't have an "
+                 "EventInvokeConfig",
+                 ll_api_region(req), ll_engine_account(engine_of(req)), fn->name);
+    return;
+  }
+  int r = ll_function_set_event_invoke_config(engine_of(req), fn->name, cfg, merge, &err);
+  json_decref(cfg);
+  if (r < 0)
+    ll_api_engine_error(req, &err);
+  else
+    ll_api_json(req, 200, event_invoke_config_json(req, fn), NULL);
+}
+
+static void put_function_event_invoke_config(ll_http_req_t *req) { put_event_invoke_config(req, false); }
+static void update_function_event_invoke_config(ll_http_req_t *req) { put_event_invoke_config(req, true); }
+
+static void get_function_event_invoke_config(ll_http_req_t *req) {
+  if (ll_api_authenticate(req, REST) < 0) return;
+  ll_function_t *fn = find_function(req, req->params[0], false);
+  if (!fn) return;
+  if (!json_object_get(fn->config, "EventInvokeConfig")) {
+    ll_api_error(req, REST, 404, "ResourceNotFoundException",
+                 "The function arn:aws:lambda:%s:%s:function:%s:$LATEST doesn't have an "
+                 "EventInvokeConfig",
+                 ll_api_region(req), ll_engine_account(engine_of(req)), fn->name);
+    return;
+  }
+  ll_api_json(req, 200, event_invoke_config_json(req, fn), NULL);
+}
+
+static void delete_function_event_invoke_config(ll_http_req_t *req) {
+  if (ll_api_authenticate(req, REST) < 0) return;
+  ll_function_t *fn = find_function(req, req->params[0], false);
+  if (!fn) return;
+  ll_err_t err = LL_ERR_INIT;
+  if (ll_function_set_event_invoke_config(engine_of(req), fn->name, NULL, false, &err) < 0)
+    ll_api_engine_error(req, &err);
+  else
+    ll_api_empty(req, 204);
 }
 
 /* ---- concurrency ------------------------------------------------------------------------- */
@@ -668,6 +746,14 @@ const ll_http_route_t ll_lambda_routes[] = {
     {"PUT", "/2015-03-31/functions/{}/configuration", update_function_configuration, MB,
      "UpdateFunctionConfiguration"},
     {"DELETE", "/2015-03-31/functions/{}", delete_function, MB, "DeleteFunction"},
+    {"PUT", "/2019-09-25/functions/{}/event-invoke-config", put_function_event_invoke_config, MB,
+     "PutFunctionEventInvokeConfig"},
+    {"POST", "/2019-09-25/functions/{}/event-invoke-config", update_function_event_invoke_config,
+     MB, "UpdateFunctionEventInvokeConfig"},
+    {"GET", "/2019-09-25/functions/{}/event-invoke-config", get_function_event_invoke_config, MB,
+     "GetFunctionEventInvokeConfig"},
+    {"DELETE", "/2019-09-25/functions/{}/event-invoke-config",
+     delete_function_event_invoke_config, MB, "DeleteFunctionEventInvokeConfig"},
     {"PUT", "/2017-10-31/functions/{}/concurrency", put_function_concurrency, MB,
      "PutFunctionConcurrency"},
     {"GET", "/2019-09-30/functions/{}/concurrency", get_function_concurrency, MB,

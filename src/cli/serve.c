@@ -31,6 +31,8 @@ static const char usage[] =
     "                         invokes beyond it, or beyond a function's reserved concurrency,\n"
     "                         get 429 TooManyRequestsException\n"
     "  --keep-warm SECONDS    the same as --idle-timeout\n"
+    "  --async-retry-scale X  multiplies AWS's delays between retries of failed async events\n"
+    "                         (about 1 and 2 minutes; default 1; tests use a small X)\n"
     "  --sandbox on|off       run each instance in its own Linux sandbox (default on: namespaces,\n"
     "                         a minimal read-only root, cgroup limits, seccomp; what this machine\n"
     "                         allows is printed at start and by `lambdalite info`)\n"
@@ -73,13 +75,13 @@ int ll_cmd_serve(int argc, char **argv) {
       {"idle-timeout", required_argument, 0, 'i'}, {"max-instances", required_argument, 0, 'm'},
       {"sandbox", required_argument, 0, 's'},  {"cpu", required_argument, 0, 'c'},
       {"network", required_argument, 0, 'n'},  {"concurrency-limit", required_argument, 0, 'C'},
-      {"keep-warm", required_argument, 0, 'i'},
+      {"keep-warm", required_argument, 0, 'i'},  {"async-retry-scale", required_argument, 0, 'R'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0},
   };
   const char *listen = "127.0.0.1:4566";
   char *data_dir = NULL;
-  double idle = 300;
+  double idle = 300, retry_scale = 1;
   int max_instances = 64, concurrency_limit = 1000;
   bool sandbox = true, cpu_hard = false, network_none = false;
   int c;
@@ -89,6 +91,15 @@ int ll_cmd_serve(int argc, char **argv) {
       case 'd': free(data_dir); data_dir = ll_strdup(optarg); break;
       case 'i': idle = atof(optarg); break;
       case 'm': max_instances = atoi(optarg); break;
+      case 'R':
+        retry_scale = atof(optarg);
+        if (retry_scale <= 0) {
+          fprintf(stderr, "lambdalite serve: --async-retry-scale wants a positive number (got %s)\n",
+                  optarg);
+          free(data_dir);
+          return 2;
+        }
+        break;
       case 'C':
         concurrency_limit = atoi(optarg);
         if (concurrency_limit < 100) {
@@ -182,6 +193,7 @@ int ll_cmd_serve(int argc, char **argv) {
       .idle_timeout_s = idle,
       .max_instances = max_instances,
       .concurrency_limit = concurrency_limit,
+      .async_retry_scale = retry_scale,
       .sandbox = sandbox,
       .cpu_hard = cpu_hard,
       .network_none = network_none,

@@ -52,6 +52,8 @@ typedef struct ll_engine_config {
                                 else as a weight (spare CPU is used) */
   bool network_none;         /* sandboxed instances get an empty network namespace; their
                                 Runtime API is 127.0.0.1:9001 inside it */
+  double async_retry_scale;  /* multiplies AWS's retry delays of failed async events (1; tests
+                                shrink it) */
   /* Opens the Runtime API endpoint of a new instance — on 127.0.0.1 with a port of its own
    * (returned in *port), or, when fd >= 0, on that listening socket (made inside the instance's
    * network namespace) — and returns a handle for close_endpoint. Closing must abort any
@@ -196,6 +198,19 @@ typedef struct ll_invoke_opts {
 int ll_invoke(ll_engine_t *e, ll_function_t *fn, char *payload, size_t len,
               const ll_invoke_opts_t *opts, ll_invoke_cb cb, void *ud, char request_id[37],
               ll_err_t *err);
+
+/* Queues an Event invocation durably (it survives kill -9) and returns once it is written;
+ * it runs when fn has concurrency to spare, with AWS's retries, event age limit and
+ * destinations (the function's EventInvokeConfig). Fills request_id. */
+int ll_invoke_async(ll_engine_t *e, ll_function_t *fn, const char *payload, size_t len,
+                    const char *trace_header, char request_id[37], ll_err_t *err);
+/* Events waiting or running. */
+size_t ll_engine_async_queued(ll_engine_t *e);
+/* Sets (cfg, validated: MaximumRetryAttempts 0-2, MaximumEventAgeInSeconds 60-21600,
+ * DestinationConfig with function ARNs) or, with cfg NULL, deletes the function's
+ * EventInvokeConfig; merge adds cfg's fields to the existing ones. */
+int ll_function_set_event_invoke_config(ll_engine_t *e, const char *name, json_t *cfg, bool merge,
+                                        ll_err_t *err);
 
 /* ---- the Runtime API, from the engine's side (api/runtime.c calls these) ---------------- */
 

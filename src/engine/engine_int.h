@@ -34,6 +34,9 @@ struct ll_engine {
   int refs; /* the engine's own handles + one per live instance: freed at 0 */
   uint64_t instance_seq;
   int reserved_total;      /* sum of the functions' reserved concurrency */
+  uv_timer_t async_timer;  /* asyncq.c: runs due events */
+  int64_t *async_running;  /* owned: ids of the events being run */
+  size_t async_nrunning;
   int inflight_unreserved; /* invocations in flight drawing on the unreserved pool */
 };
 
@@ -161,6 +164,9 @@ int ll__instance_max_rss_mb(ll_instance_t *inst);
 void ll__instance_log(ll_instance_t *inst, const char *line, size_t len);
 
 void ll__engine_unref(ll_engine_t *e);
+
+/* asyncq.c: the durable queue of Event invocations (table async_events). */
+int ll__asyncq_open(ll_engine_t *e, ll_err_t *err);
 
 /* Helpers shared by function.c and store.c. */
 int ll__mkdirs(const char *path, int mode);

@@ -311,6 +311,64 @@ int ll_function_set_concurrency(ll_engine_t *e, const char *name, int reserved, 
   return 0;
 }
 
+static int check_int(json_t *cfg, const char *key, const char *field, long lo, long hi,
+                     ll_err_t *err);
+
+int ll_function_set_event_invoke_config(ll_engine_t *e, const char *name, json_t *cfg, bool merge,
+                                        ll_err_t *err) {
+  ll_function_t *fn = ll_function_find(e, name);
+  if (!fn)
+    return ll_err_set(err, LL_E_NOT_FOUND, "Function not found: arn:aws:lambda:%s:%s:function:%s",
+                      e->region, e->account, name);
+  json_t *next = NULL;
+  if (cfg) {
+    if (check_int(cfg, "MaximumRetryAttempts", "maximumRetryAttempts", 0, 2, err) < 0 ||
+        check_int(cfg, "MaximumEventAgeInSeconds", "maximumEventAgeInSeconds", 60, 21600, err) < 0)
+      return -1;
+    static const char *const which[] = {"OnSuccess", "OnFailure"};
+    for (int i = 0; i < 2; i++) {
+      json_t *d = json_object_get(json_object_get(json_object_get(cfg, "DestinationConfig"),
+                                                  which[i]),
+                                  "Destination");
+      if (!d) continue;
+      const char *arn = json_string_value(d);
+      const char *f = arn ? strstr(arn, ":function:") : NULL;
+      char target[160] = "";
+      if (f) snprintf(target, sizeof target, "%.*s", (int)strcspn(f + 10, ":"), f + 10);
+      if (!arn || strncmp(arn, "arn:", 4) != 0)
+        return ll_err_set(err, LL_E_INVALID_PARAM, "The destination ARN %s is invalid.",
+                          arn ? arn : "(not a string)");
+      if (!f)
+        return ll_err_set(err, LL_E_INVALID_PARAM,
+                          "Destination %s is not supported yet: use a Lambda function ARN (queues, "
+                          "topics and event buses arrive with those services)",
+                          arn);
+      if (!ll_function_find(e, target))
+        return ll_err_set(err, LL_E_INVALID_PARAM,
+                          "The destination ARN %s is invalid: no function %s.", arn, target);
+    }
+    json_t *old = json_object_get(fn->config, "EventInvokeConfig");
+    next = merge && old ? json_deep_copy(old) : json_object();
+    json_object_update(next, cfg);
+    json_object_set_new(next, "LastModified", json_real((double)ll_wall_ms() / 1000.0));
+  }
+  json_t *saved = json_incref(json_object_get(fn->config, "EventInvokeConfig"));
+  if (next)
+    json_object_set_new(fn->config, "EventInvokeConfig", next);
+  else
+    json_object_del(fn->config, "EventInvokeConfig");
+  if (ll__store_save_function(e, fn, err) < 0) {
+    if (saved)
+      json_object_set(fn->config, "EventInvokeConfig", saved);
+    else
+      json_object_del(fn->config, "EventInvokeConfig");
+    json_decref(saved);
+    return -1;
+  }
+  json_decref(saved);
+  return 0;
+}
+
 int ll_engine_concurrency_limit(const ll_engine_t *e) { return e->cfg.concurrency_limit; }
 
 int ll_engine_unreserved_concurrency(const ll_engine_t *e) {
@@ -1005,6 +1063,7 @@ int ll_engine_open(uv_loop_t *loop, const ll_engine_config_t *cfg, ll_engine_t *
   ll__mkdirs(sub, 0755);
   free(sub);
   if (ll__store_open(e, err) < 0) goto fail;
+  if (ll__asyncq_open(e, err) < 0) goto fail;
   uv_timer_init(loop, &e->reaper);
   e->reaper.data = e;
   uv_timer_start(&e->reaper, on_reaper, 1000, 1000);
@@ -1013,7 +1072,7 @@ int ll_engine_open(uv_loop_t *loop, const ll_engine_config_t *cfg, ll_engine_t *
   e->flusher.data = e;
   uv_prepare_start(&e->flusher, on_flush);
   uv_unref((uv_handle_t *)&e->flusher);
-  e->refs = 2; /* the two handles above; each instance adds one */
+  e->refs = 3; /* the reaper, the flusher and the async pump; each instance adds one */
   *out = e;
   return 0;
 fail:
@@ -1033,6 +1092,7 @@ void ll__engine_unref(ll_engine_t *e) {
   }
   free(e->keys);
   free(e->secrets);
+  free(e->async_running);
   free(e->data_dir);
   free(e->region);
   free(e->account);
@@ -1049,6 +1109,7 @@ void ll_engine_close(ll_engine_t *e) {
   ll__store_close(e);
   uv_close((uv_handle_t *)&e->reaper, on_engine_handle_closed);
   uv_close((uv_handle_t *)&e->flusher, on_engine_handle_closed);
+  uv_close((uv_handle_t *)&e->async_timer, on_engine_handle_closed);
 }
 
 const char *ll_engine_region(const ll_engine_t *e) { return e->region; }
