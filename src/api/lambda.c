@@ -488,6 +488,10 @@ static void throttled(ll_http_req_t *req, const char *reason) {
 
 static void on_invoked(void *ud, const ll_invoke_result_t *res) {
   ll_http_req_t *req = ud;
+  if (res->status == LL_INVOKE_THROTTLED) {
+    throttled(req, "ConcurrentInvocationLimitExceeded");
+    return;
+  }
   if (res->status == LL_INVOKE_GONE) {
     ll_api_error(req, REST, 404, "ResourceNotFoundException",
                  "Function not found: the function was deleted while the invocation waited");

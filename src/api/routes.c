@@ -45,6 +45,10 @@ static void info(ll_http_req_t *req) {
                           ll_engine_data_dir(ctx->engine), "region", ll_engine_region(ctx->engine),
                           "functions", (int)n, "sandbox", "enabled", ctx->sandbox, "mechanisms",
                           mechanisms);
+  json_object_set_new(doc, "memory",
+                      json_pack("{s:I,s:I}", "budgetMB",
+                                (json_int_t)ll_engine_memory_budget_mb(ctx->engine), "inUseMB",
+                                (json_int_t)ll_engine_memory_in_use_mb(ctx->engine)));
   ll_api_json(req, 200, doc, NULL);
 }
 

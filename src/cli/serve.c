@@ -31,6 +31,9 @@ static const char usage[] =
     "                         invokes beyond it, or beyond a function's reserved concurrency,\n"
     "                         get 429 TooManyRequestsException\n"
     "  --keep-warm SECONDS    the same as --idle-timeout\n"
+    "  --memory-budget MB     the MemorySize of all live instances together stays under it (idle\n"
+    "                         instances are stopped to make room; an invoke that finds none\n"
+    "                         waits 1 s, then gets 429); default: the machine's memory less 10%\n"
     "  --async-retry-scale X  multiplies AWS's delays between retries of failed async events\n"
     "                         (about 1 and 2 minutes; default 1; tests use a small X)\n"
     "  --sandbox on|off       run each instance in its own Linux sandbox (default on: namespaces,\n"
@@ -76,12 +79,14 @@ int ll_cmd_serve(int argc, char **argv) {
       {"sandbox", required_argument, 0, 's'},  {"cpu", required_argument, 0, 'c'},
       {"network", required_argument, 0, 'n'},  {"concurrency-limit", required_argument, 0, 'C'},
       {"keep-warm", required_argument, 0, 'i'},  {"async-retry-scale", required_argument, 0, 'R'},
+      {"memory-budget", required_argument, 0, 'M'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0},
   };
   const char *listen = "127.0.0.1:4566";
   char *data_dir = NULL;
   double idle = 300, retry_scale = 1;
+  long long memory_budget = 0;
   int max_instances = 64, concurrency_limit = 1000;
   bool sandbox = true, cpu_hard = false, network_none = false;
   int c;
@@ -91,6 +96,15 @@ int ll_cmd_serve(int argc, char **argv) {
       case 'd': free(data_dir); data_dir = ll_strdup(optarg); break;
       case 'i': idle = atof(optarg); break;
       case 'm': max_instances = atoi(optarg); break;
+      case 'M':
+        memory_budget = atoll(optarg);
+        if (memory_budget < 128) {
+          fprintf(stderr, "lambdalite serve: --memory-budget wants MB, at least 128 (got %s)\n",
+                  optarg);
+          free(data_dir);
+          return 2;
+        }
+        break;
       case 'R':
         retry_scale = atof(optarg);
         if (retry_scale <= 0) {
@@ -194,6 +208,7 @@ int ll_cmd_serve(int argc, char **argv) {
       .max_instances = max_instances,
       .concurrency_limit = concurrency_limit,
       .async_retry_scale = retry_scale,
+      .memory_budget_mb = memory_budget,
       .sandbox = sandbox,
       .cpu_hard = cpu_hard,
       .network_none = network_none,

@@ -174,6 +174,12 @@ static void on_done(void *ud, const ll_invoke_result_t *res) {
     running_free(r);
     return;
   }
+  if (res->status == LL_INVOKE_THROTTLED) { /* no memory to run it: later, not an attempt */
+    exec_sql(e, "UPDATE async_events SET next_ms = ?2 WHERE id = ?1", r->id, ll_wall_ms() + 1000,
+             0);
+    running_free(r);
+    return;
+  }
   if (res->status == LL_INVOKE_OK) {
     exec_sql(e, "DELETE FROM async_events WHERE id = ?1", r->id, 0, 0);
     to_destination(e, fn, "OnSuccess", r, "Success", NULL, res->body, res->len);

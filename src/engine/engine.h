@@ -54,6 +54,8 @@ typedef struct ll_engine_config {
                                 Runtime API is 127.0.0.1:9001 inside it */
   double async_retry_scale;  /* multiplies AWS's retry delays of failed async events (1; tests
                                 shrink it) */
+  int64_t memory_budget_mb;  /* the MemorySize of all live instances together stays under it;
+                                0 = the machine's memory less a reserve */
   /* Opens the Runtime API endpoint of a new instance — on 127.0.0.1 with a port of its own
    * (returned in *port), or, when fd >= 0, on that listening socket (made inside the instance's
    * network namespace) — and returns a handle for close_endpoint. Closing must abort any
@@ -130,6 +132,9 @@ int ll_function_delete(ll_engine_t *e, const char *name, ll_err_t *err);
 /* Sets (reserved >= 0) or clears (-1) the function's reserved concurrency, which caps it and is
  * taken from the account's pool; the pool keeps at least 100 unreserved (AWS's rule). */
 int ll_function_set_concurrency(ll_engine_t *e, const char *name, int reserved, ll_err_t *err);
+/* The memory budget for instances, and how much of it live instances take (MB). */
+int64_t ll_engine_memory_budget_mb(const ll_engine_t *e);
+int64_t ll_engine_memory_in_use_mb(const ll_engine_t *e);
 /* The account's concurrency limit, and what of it no function has reserved. */
 int ll_engine_concurrency_limit(const ll_engine_t *e);
 int ll_engine_unreserved_concurrency(const ll_engine_t *e);
@@ -167,6 +172,7 @@ enum ll_invoke_status {
   LL_INVOKE_OK,             /* body = the function's response */
   LL_INVOKE_FUNCTION_ERROR, /* body = the error JSON (X-Amz-Function-Error: Unhandled) */
   LL_INVOKE_GONE,           /* the function was deleted while the invocation waited */
+  LL_INVOKE_THROTTLED,      /* it waited too long for memory to start an instance in (429) */
 };
 
 typedef struct ll_invoke_result {

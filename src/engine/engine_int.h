@@ -34,6 +34,8 @@ struct ll_engine {
   int refs; /* the engine's own handles + one per live instance: freed at 0 */
   uint64_t instance_seq;
   int reserved_total;      /* sum of the functions' reserved concurrency */
+  int64_t memory_in_use_mb; /* MemorySize of every live instance */
+  int64_t memory_evicting_mb; /* of those, what idle instances stopped to make room will free */
   uv_timer_t async_timer;  /* asyncq.c: runs due events */
   int64_t *async_running;  /* owned: ids of the events being run */
   size_t async_nrunning;
@@ -70,6 +72,7 @@ struct ll_invocation {
   char *client_context;    /* owned or NULL */
   bool want_tail, async;
   bool unreserved;         /* counted in engine->inflight_unreserved */
+  int64_t memory_wait_since_ms; /* waiting for memory to start an instance in, or 0 */
   ll_buf_t tail;           /* this invocation's log lines, when want_tail */
   ll_invoke_cb cb;
   void *ud;
@@ -111,6 +114,8 @@ struct ll_instance {
   ll_log_stream_t *log;
   ll_buf_t line;                      /* partial output line */
   int invocations;
+  int memory_mb;                      /* counted in engine->memory_in_use_mb */
+  bool evicted;                       /* stopped to make room (memory_evicting_mb) */
   int rss_mb;                         /* peak RSS last read from /proc, and when */
   uint64_t rss_read_ns;
   char last_request_id[37];           /* of the last completed event (a second result is 403) */

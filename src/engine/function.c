@@ -1037,6 +1037,22 @@ int ll_layer_publish(ll_engine_t *e, const char *name, json_t *info, uint8_t *zi
 
 static void on_reaper(uv_timer_t *t) { ll__sched_reap(t->data); }
 
+/* The machine's memory less a reserve for the host (a tenth, at least 1 GiB). */
+static int64_t default_memory_budget_mb(void) {
+  FILE *f = fopen("/proc/meminfo", "re");
+  long long kb = 0;
+  char line[128];
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "MemTotal: %lld kB", &kb) == 1) break;
+  if (f) fclose(f);
+  int64_t mb = kb / 1024;
+  int64_t reserve = mb / 10 > 1024 ? mb / 10 : 1024;
+  return mb > reserve + 128 ? mb - reserve : 128;
+}
+
+int64_t ll_engine_memory_budget_mb(const ll_engine_t *e) { return e->cfg.memory_budget_mb; }
+int64_t ll_engine_memory_in_use_mb(const ll_engine_t *e) { return e->memory_in_use_mb; }
+
 /* Before the loop blocks: write out the log lines gathered during this turn. */
 static void on_flush(uv_prepare_t *p) {
   ll_engine_t *e = p->data;
@@ -1054,6 +1070,7 @@ int ll_engine_open(uv_loop_t *loop, const ll_engine_config_t *cfg, ll_engine_t *
   e->account = ll_strdup(cfg->account ? cfg->account : "000000000000");
   if (e->cfg.max_instances <= 0) e->cfg.max_instances = 64;
   if (e->cfg.concurrency_limit <= 0) e->cfg.concurrency_limit = 1000;
+  if (e->cfg.memory_budget_mb <= 0) e->cfg.memory_budget_mb = default_memory_budget_mb();
   int r = ll__mkdirs(e->data_dir, 0700);
   if (r < 0) {
     ll_err_set(err, -r, "creating data directory %s: %s", e->data_dir, strerror(-r));

@@ -19,6 +19,9 @@
  * waits this long for it before a new instance is started instead (keeps sequential invokes
  * warm, as users expect). */
 #define RETURN_GRACE_MS 50
+/* An invocation that cannot start an instance for lack of memory (the budget) waits this long
+ * for some to be freed, then is throttled. */
+#define MEMORY_WAIT_MS 1000
 
 static void dispatch(ll_function_t *fn);
 
@@ -271,7 +274,35 @@ static void start_instance(ll_function_t *fn, ll_invocation_t *inv) {
     return;
   }
   fn->sched->ninstances++;
+  inst->memory_mb = fn->memory_mb;
+  e->memory_in_use_mb += inst->memory_mb;
   uv_timer_start(&inst->timer, on_deadline, INIT_LIMIT_MS, 0);
+}
+
+/* Stops the idle instance (of any function) idle the longest, to free its memory; false when
+ * there is none. Its memory counts as free once it is gone (ll__sched_instance_gone). */
+static bool evict_one_idle(ll_engine_t *e) {
+  ll_instance_t *oldest = NULL;
+  ll_function_t *owner = NULL;
+  for (size_t i = 0; i < e->nfns; i++)
+    for (ll_instance_t *in = e->fns[i]->sched->idle; in; in = in->next_idle)
+      if (!oldest || in->idle_since_ms < oldest->idle_since_ms) oldest = in, owner = e->fns[i];
+  if (!oldest) return false;
+  list_remove(&owner->sched->idle, oldest);
+  oldest->state = INST_POSTED;
+  oldest->evicted = true;
+  e->memory_evicting_mb += oldest->memory_mb;
+  ll__instance_kill(oldest);
+  return true;
+}
+
+/* Whether starting an instance of fn fits the memory budget (evicting idle instances of any
+ * function to make room: their memory is back once they have exited). */
+static bool memory_allows(ll_engine_t *e, ll_function_t *fn) {
+  int64_t need = e->memory_in_use_mb + fn->memory_mb - e->cfg.memory_budget_mb;
+  if (need <= 0) return true;
+  if (e->memory_evicting_mb < need) evict_one_idle(e); /* else enough is on its way */
+  return false;
 }
 
 static void on_return_grace(uv_timer_t *t);
@@ -307,7 +338,15 @@ static void dispatch(ll_function_t *fn) {
       continue;
     }
     if (s->ninstances < e->cfg.max_instances && !e->closing) {
-      start_instance(fn, dequeue(s));
+      if (!memory_allows(e, fn)) {
+        /* over the budget: wait for memory (see ll__sched_reap) */
+        for (ll_invocation_t *q = s->queue_head; q; q = q->next)
+          if (!q->memory_wait_since_ms) q->memory_wait_since_ms = ll_wall_ms();
+        break;
+      }
+      ll_invocation_t *inv = dequeue(s);
+      inv->memory_wait_since_ms = 0;
+      start_instance(fn, inv);
       continue;
     }
     break; /* at the cap: the queue waits for an instance to come back */
@@ -485,6 +524,9 @@ enum ll_rt_status ll_instance_init_error(ll_instance_t *inst, const char *body, 
 
 void ll__sched_instance_gone(ll_instance_t *inst, enum inst_state was, const char *why) {
   ll_function_t *fn = inst->fn;
+  inst->engine->memory_in_use_mb -= inst->memory_mb;
+  if (inst->evicted) inst->engine->memory_evicting_mb -= inst->memory_mb;
+  inst->memory_mb = 0;
   list_remove(&fn->sched->idle, inst);
   list_remove(&fn->sched->returning, inst);
   fn->sched->ninstances--;
@@ -513,10 +555,15 @@ void ll__sched_instance_gone(ll_instance_t *inst, enum inst_state was, const cha
                               "RequestId: %s Error: Runtime exited with error: %s",
                               inv->request_id, why);
   }
-  if (fn->deleted || inst->engine->closing)
+  if (fn->deleted || inst->engine->closing) {
     ll__sched_drain(fn);
-  else
-    dispatch(fn); /* capacity came back */
+    return;
+  }
+  dispatch(fn); /* capacity came back */
+  /* and memory: other functions may be waiting for it */
+  ll_engine_t *e = inst->engine;
+  for (size_t i = 0; i < e->nfns; i++)
+    if (e->fns[i] != fn && e->fns[i]->sched->queue_head) dispatch(e->fns[i]);
 }
 
 void ll__sched_retire_idle(ll_function_t *fn) {
@@ -543,9 +590,36 @@ void ll__sched_drain(ll_function_t *fn) {
   ll__sched_retire_idle(fn);
 }
 
+/* Throttles invocations that waited too long for memory. */
+static void throttle_memory_waiters(ll_engine_t *e, int64_t now) {
+  for (size_t i = 0; i < e->nfns; i++) {
+    ll_sched_fn_t *s = e->fns[i]->sched;
+    ll_invocation_t *keep_head = NULL, *keep_tail = NULL, *inv;
+    size_t kept = 0;
+    while ((inv = dequeue(s))) {
+      if (inv->memory_wait_since_ms && now - inv->memory_wait_since_ms >= MEMORY_WAIT_MS) {
+        if (inv->cb) {
+          ll_invoke_result_t res = {.status = LL_INVOKE_THROTTLED, .request_id = inv->request_id};
+          inv->cb(inv->ud, &res);
+        }
+        invocation_free(inv);
+        continue;
+      }
+      inv->next = NULL;
+      if (keep_tail) keep_tail->next = inv; else keep_head = inv;
+      keep_tail = inv;
+      kept++;
+    }
+    s->queue_head = keep_head;
+    s->queue_tail = keep_tail;
+    s->nqueued = kept;
+  }
+}
+
 void ll__sched_reap(ll_engine_t *e) {
   int64_t now = ll_wall_ms();
   int64_t limit = (int64_t)(e->cfg.idle_timeout_s * 1000);
+  throttle_memory_waiters(e, now);
   for (size_t i = 0; i < e->nfns; i++) {
     ll_sched_fn_t *s = e->fns[i]->sched;
     for (ll_instance_t **p = &s->idle; *p;) {

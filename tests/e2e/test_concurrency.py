@@ -11,7 +11,7 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
-from e2e_util import ACCESS_KEY, REGION, SECRET_KEY, Functions, invoke
+from e2e_util import ACCESS_KEY, REGION, SECRET_KEY, Functions, invoke, wait_until
 
 # Waits at the recorder's gate named in the event, then answers: invocations stay in flight
 # until the test opens the gate.
@@ -126,3 +126,35 @@ def test_account_pool_exhaustion_throttles_unreserved_functions(daemon_factory, 
         recorder.open_gate("pool")
         assert all(json.loads(f.result()["Payload"].read()) == "done" for f in held)
     assert invoke(lam, other, {"after": 1}).json() == {"after": 1}
+
+
+def test_memory_budget_evicts_idle_instances_then_throttles(daemon_factory, lam_for, recorder, tmp_path):
+    # Issue: "the sum of MemorySize of running instances cannot exceed a configured budget;
+    # beyond it, invocations wait briefly then throttle".
+    from e2e_util import LambdaliteCli
+
+    d = daemon_factory(extra_args=["--memory-budget", "300"])
+    lam = lam_for(d)
+    fns = Functions(lam)
+    big = fns.shell(GATED, env=recorder.env, memory=256, timeout=30)
+    small = fns.echo(memory=128)
+    info = lambda: LambdaliteCli(d.endpoint, tmp_path).json("info", "--json")["memory"]  # noqa: E731
+    assert info()["budgetMB"] == 300
+    recorder.open_gate("open")
+    assert invoke(lam, big, {"gate": "open"}).json() == "done"  # big is now idle, 256 MB held
+    assert info()["inUseMB"] == 256
+    # small needs 128 more than the budget has: big's idle instance is stopped to make room
+    assert invoke(lam, small, {"fits": 1}).json() == {"fits": 1}
+    assert info()["inUseMB"] == 128
+    # now big, busy, holds 256: small cannot start, waits, and is throttled
+    lam.delete_function(FunctionName=small)
+    small = fns.echo(memory=128)
+    client = wide_client(d.endpoint, 4)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        busy = pool.submit(client.invoke, FunctionName=big, Payload=b'{"gate":"hold"}')
+        wait_until(lambda: info()["inUseMB"] >= 256, message="big running")
+        with pytest.raises(ClientError) as e:
+            lam.invoke(FunctionName=small, Payload=b"{}")
+        assert throttle_of(e.value) == ("TooManyRequestsException", "ConcurrentInvocationLimitExceeded", 429)
+        recorder.open_gate("hold")
+        assert json.loads(busy.result()["Payload"].read()) == "done"
