@@ -34,8 +34,9 @@ static const char usage[] =
     "  --memory-budget MB     the MemorySize of all live instances together stays under it (idle\n"
     "                         instances are stopped to make room; an invoke that finds none\n"
     "                         waits 1 s, then gets 429); default: the machine's memory less 10%\n"
-    "  --async-retry-scale X  multiplies AWS's delays between retries of failed async events\n"
-    "                         (about 1 and 2 minutes; default 1; tests use a small X)\n"
+    "  --async-time-scale X   multiplies the async queue's clock: AWS's delays between retries\n"
+    "                         (about 1 and 2 minutes) and MaximumEventAgeInSeconds (default 1;\n"
+    "                         for tests: 0.01 makes a minute 0.6 s)\n"
     "  --sandbox on|off       run each instance in its own Linux sandbox (default on: namespaces,\n"
     "                         a minimal read-only root, cgroup limits, seccomp; what this machine\n"
     "                         allows is printed at start and by `lambdalite info`)\n"
@@ -78,7 +79,7 @@ int ll_cmd_serve(int argc, char **argv) {
       {"idle-timeout", required_argument, 0, 'i'}, {"max-instances", required_argument, 0, 'm'},
       {"sandbox", required_argument, 0, 's'},  {"cpu", required_argument, 0, 'c'},
       {"network", required_argument, 0, 'n'},  {"concurrency-limit", required_argument, 0, 'C'},
-      {"keep-warm", required_argument, 0, 'i'},  {"async-retry-scale", required_argument, 0, 'R'},
+      {"keep-warm", required_argument, 0, 'i'},  {"async-time-scale", required_argument, 0, 'R'},
       {"memory-budget", required_argument, 0, 'M'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0},
@@ -108,7 +109,7 @@ int ll_cmd_serve(int argc, char **argv) {
       case 'R':
         retry_scale = atof(optarg);
         if (retry_scale <= 0) {
-          fprintf(stderr, "lambdalite serve: --async-retry-scale wants a positive number (got %s)\n",
+          fprintf(stderr, "lambdalite serve: --async-time-scale wants a positive number (got %s)\n",
                   optarg);
           free(data_dir);
           return 2;
@@ -207,7 +208,7 @@ int ll_cmd_serve(int argc, char **argv) {
       .idle_timeout_s = idle,
       .max_instances = max_instances,
       .concurrency_limit = concurrency_limit,
-      .async_retry_scale = retry_scale,
+      .async_time_scale = retry_scale,
       .memory_budget_mb = memory_budget,
       .sandbox = sandbox,
       .cpu_hard = cpu_hard,

@@ -50,9 +50,10 @@ static int max_retries(const ll_function_t *fn) {
   return json_is_integer(v) ? (int)json_integer_value(v) : 2;
 }
 
-static int64_t max_age_ms(const ll_function_t *fn) {
+static int64_t max_age_ms(const ll_engine_t *e, const ll_function_t *fn) {
   json_t *v = json_object_get(invoke_config(fn), "MaximumEventAgeInSeconds");
-  return (json_is_integer(v) ? json_integer_value(v) : 21600) * 1000;
+  return (int64_t)((double)(json_is_integer(v) ? json_integer_value(v) : 21600) * 1000 *
+                   e->cfg.async_time_scale);
 }
 
 static bool in_flight(ll_engine_t *e, int64_t id) {
@@ -158,10 +159,11 @@ static void running_free(running_t *r) {
 }
 
 /* Milliseconds until attempt n+1 of a failed event: AWS waits about a minute before the second
- * attempt and two before the third; --async-retry-scale shrinks that for tests. */
+ * attempt and two before the third; --async-time-scale shrinks that (and the age limit) for
+ * tests. */
 static int64_t retry_delay_ms(const ll_engine_t *e, int attempts) {
   double base = attempts <= 1 ? 60000 : 120000;
-  return (int64_t)(base * e->cfg.async_retry_scale);
+  return (int64_t)(base * e->cfg.async_time_scale);
 }
 
 static void on_done(void *ud, const ll_invoke_result_t *res) {
@@ -234,7 +236,7 @@ static void pump(ll_engine_t *e) {
       running_free(r);
       continue;
     }
-    if (now - r->created_ms > max_age_ms(fn)) {
+    if (now - r->created_ms > max_age_ms(e, fn)) {
       exec_sql(e, "DELETE FROM async_events WHERE id = ?1", id, 0, 0);
       r->attempts--;
       to_destination(e, fn, "OnFailure", r, "EventAgeExceeded", NULL, NULL, 0);
@@ -269,7 +271,7 @@ int ll__asyncq_open(ll_engine_t *e, ll_err_t *err) {
     sqlite3_free(msg);
     return -1;
   }
-  if (e->cfg.async_retry_scale <= 0) e->cfg.async_retry_scale = 1;
+  if (e->cfg.async_time_scale <= 0) e->cfg.async_time_scale = 1;
   uv_timer_init(e->loop, &e->async_timer);
   e->async_timer.data = e;
   uv_timer_start(&e->async_timer, on_pump, 0, PUMP_MS);

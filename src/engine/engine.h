@@ -52,8 +52,8 @@ typedef struct ll_engine_config {
                                 else as a weight (spare CPU is used) */
   bool network_none;         /* sandboxed instances get an empty network namespace; their
                                 Runtime API is 127.0.0.1:9001 inside it */
-  double async_retry_scale;  /* multiplies AWS's retry delays of failed async events (1; tests
-                                shrink it) */
+  double async_time_scale;   /* multiplies the async queue's clock — AWS's retry delays and
+                                MaximumEventAgeInSeconds — (1; tests shrink it) */
   int64_t memory_budget_mb;  /* the MemorySize of all live instances together stays under it;
                                 0 = the machine's memory less a reserve */
   /* Opens the Runtime API endpoint of a new instance — on 127.0.0.1 with a port of its own

@@ -2,7 +2,7 @@
 before the 202, retried after function errors (MaximumRetryAttempts, default 2), delivered to
 OnSuccess / OnFailure destinations as AWS's invocation record, configured with
 Put/Get/Update/DeleteFunctionEventInvokeConfig. The daemons here shrink AWS's retry delays
-(about 1 and 2 minutes) with --async-retry-scale."""
+(about 1 and 2 minutes) with --async-time-scale."""
 
 import json
 import time
@@ -38,7 +38,7 @@ printf '{}' | respond
 @pytest.fixture
 def fast(daemon_factory, lam_for):
     """A daemon whose async retries come 100x sooner (0.6 s and 1.2 s)."""
-    d = daemon_factory(extra_args=["--async-retry-scale", "0.01"])
+    d = daemon_factory(extra_args=["--async-time-scale", "0.01"])
     return d, lam_for(d)
 
 
@@ -167,3 +167,26 @@ def test_queued_events_survive_kill_9(daemon_factory, lam_for, recorder):
     recorder.wait(labels, timeout=30)  # every acknowledged event ran (at least once)
     lam = lam_for(d)
     wait_until(lambda: lam.get_function_concurrency(FunctionName=name), message="daemon answering")
+
+
+def test_event_older_than_the_age_limit_goes_to_the_failure_destination(fast, recorder):
+    # MaximumEventAgeInSeconds 60, on a clock running 100x fast (0.6 s): the second event waits
+    # behind the first (reserved concurrency 1, the first held at a gate) until it is too old.
+    d, lam = fast
+    fns = Functions(lam)
+    slow = fns.shell(GATED, env=recorder.env, timeout=30)
+    sink = fns.shell(SINK, env=recorder.env)
+    lam.put_function_concurrency(FunctionName=slow, ReservedConcurrentExecutions=1)
+    lam.put_function_event_invoke_config(
+        FunctionName=slow, MaximumEventAgeInSeconds=60,
+        DestinationConfig={"OnFailure": {"Destination": function_arn(sink)}},
+    )
+    send(lam, slow, {"id": "first"})
+    recorder.wait("ran-first", timeout=20)
+    send(lam, slow, {"id": "late"})
+    time.sleep(1.5)
+    recorder.open_gate("slow")
+    record = json.loads(recorder.wait("dest", timeout=20)["dest"].body)
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestPayload"] == {"id": "late"}
+    assert "ran-late" not in {r.label for r in recorder.records}
