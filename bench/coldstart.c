@@ -19,20 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth/sigv4.h"
-#include "core/clock.h"
-#include "core/encoding.h"
-#include "core/mem.h"
+#include "benchlib.h"
 
 extern char **environ;
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 static void report(const char *label, uint64_t *ns, int n, double *p50, double *p99) {
-  qsort(ns, (size_t)n, sizeof *ns, cmp_u64);
+  qsort(ns, (size_t)n, sizeof *ns, bench_cmp_u64);
   *p50 = (double)ns[n / 2] / 1e6;
   *p99 = (double)ns[(int)(n * 0.99)] / 1e6;
   printf("%-40s %10.2f %10.2f\n", label, *p50, *p99);
@@ -75,47 +67,16 @@ static uint64_t spawn_until_first_request(const char *bootstrap) {
   return t1 - t0;
 }
 
-static int connect_to(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-    perror("connect");
-    exit(1);
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
-
 /* One signed invoke over fd; returns the status. */
 static int invoke_once(int fd, const char *host, const char *fn) {
-  char path[256], date[17], hash[65], auth[512];
-  snprintf(path, sizeof path, "/2015-03-31/functions/%s/invocations", fn);
-  ll_sigv4_amz_date(time(NULL), date);
-  const char *payload = "{\"cold\":true}";
-  ll_sha256_hex(payload, strlen(payload), hash);
-  ll_kv_t kv[2] = {{"host", 4, host, strlen(host)}, {"x-amz-date", 10, date, 16}};
-  ll_sigv4_request_t sr = {"POST", path, strlen(path), "", 0, kv, 2, hash};
-  ll_sigv4_sign(&sr, "test", "test", "us-east-1", "lambda", date, auth, sizeof auth);
-  char *req = ll_sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\nAuthorization: %s\r\n"
-                         "Content-Length: %zu\r\n\r\n%s",
-                         path, host, date, auth, strlen(payload), payload);
-  if (write(fd, req, strlen(req)) < 0) exit(1);
+  size_t len;
+  char *req = bench_signed_invoke(host, fn, "{\"cold\":true}", false, &len);
+  ssize_t w = write(fd, req, len);
   free(req);
+  if (w < 0) return -1;
   char buf[8192];
-  size_t n = 0;
-  for (;;) {
-    ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
-    if (r <= 0) return -1;
-    n += (size_t)r;
-    buf[n] = '\0';
-    char *end = strstr(buf, "\r\n\r\n");
-    if (!end) continue;
-    char *cl = strcasestr(buf, "content-length:");
-    size_t body = cl ? strtoul(cl + 15, NULL, 10) : 0;
-    if (n >= (size_t)(end - buf) + 4 + body) return atoi(buf + 9);
-  }
+  size_t have = 0;
+  return bench_read_response(fd, buf, sizeof buf, &have);
 }
 
 int main(int argc, char **argv) {
@@ -138,12 +99,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: coldstart --endpoint URL --function NAME --bootstrap PATH [--count N]\n");
     return 2;
   }
-  const char *hp = strstr(endpoint, "://") ? strstr(endpoint, "://") + 3 : endpoint;
   char host[128];
-  snprintf(host, sizeof host, "%.*s", (int)strcspn(hp, "/"), hp);
-  int port = atoi(strrchr(host, ':') + 1);
+  int port = bench_endpoint(endpoint, host);
   uint64_t *base = ll_calloc((size_t)count, sizeof *base), *cold = ll_calloc((size_t)count, sizeof *cold);
-  int fd = connect_to(port);
+  int fd = bench_connect(port);
   for (int i = 0; i < count; i++) {
     base[i] = spawn_until_first_request(bootstrap);
     uint64_t t0 = ll_mono_ns();

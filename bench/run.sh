@@ -5,6 +5,7 @@
 #   BENCH_SECONDS (3)     seconds per figure of bench/invoke
 #   BENCH_COLD_COUNT (50) cold starts per figure of bench/coldstart
 #   BENCH_WARM (20)       warm instances for the memory-per-instance figure
+#   BENCH_LEVELS          concurrent clients of bench/scale (1,10,100,1000)
 set -euo pipefail
 build=${1:-build}
 work=$(mktemp -d)
@@ -47,6 +48,12 @@ wait $(jobs -p | grep -v "^$pid$" || true) 2>/dev/null || true
 after=$(rss_kb "$pid")
 echo "bench/memory: daemon RSS ${before} kB idle, ${after} kB with $n warm instances:" \
   "$(( (after - before) / n )) kB per warm instance (the instances' own memory is theirs)"
+echo
+
+# Scale: many clients, one function sleeping 10 ms; instances and memory not the limit here.
+start scale --max-instances 1000 --memory-budget 1000000
+"$build/bench/scale" --endpoint "$endpoint" --function echo --seconds "${BENCH_SECONDS:-3}" \
+  --levels "${BENCH_LEVELS:-1,10,100,1000}"
 echo
 
 # Cold starts: daemons that keep no instance warm (--idle-timeout 0), sandbox on and off.
