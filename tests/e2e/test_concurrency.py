@@ -88,9 +88,13 @@ def test_reserved_zero_throttles_every_sync_invoke(lam, functions):
 
 
 def test_reserved_concurrency_caps_parallel_invokes(daemon, lam, functions, recorder):
-    name = functions.shell(GATED, env=recorder.env, timeout=30)
-    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=3)
-    client = wide_client(daemon.endpoint, 16)
+    # The case: 200 concurrent sync invokes, reserved concurrency 10 -> exactly 10 run
+    # (held at a gate, so they overlap for sure) and 190 get 429 with the reserved Reason; the
+    # function records each start, so the test sees how many ran at once.
+    body = 'record "start" < "$W/event"\n' + GATED
+    name = functions.shell(body, env=recorder.env, timeout=30)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=10)
+    client = wide_client(daemon.endpoint, 210)
 
     def call(gate):
         try:
@@ -99,15 +103,19 @@ def test_reserved_concurrency_caps_parallel_invokes(daemon, lam, functions, reco
         except ClientError as e:
             return ("throttled",) + throttle_of(e)[:2]
 
-    with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        held = [pool.submit(call, "cap") for _ in range(3)]
-        time.sleep(1.5)  # the three are in flight, held at the gate
-        late = [pool.submit(call, "cap") for _ in range(7)]
-        throttled = [f.result() for f in late]
+    with concurrent.futures.ThreadPoolExecutor(200) as pool:
+        calls = [pool.submit(call, "cap") for _ in range(200)]
+        recorder.wait(10, timeout=30)  # ten have started and wait at the gate
+        deadline = time.time() + 60
+        while sum(c.done() for c in calls) < 190 and time.time() < deadline:
+            time.sleep(0.05)
+        running_at_once = len([r for r in recorder.records if r.label == "start"])
         recorder.open_gate("cap")
-        done = [f.result() for f in held]
-    assert done == [("ok", "done")] * 3
-    assert throttled == [("throttled", "TooManyRequestsException", "ReservedFunctionConcurrentInvocationLimitExceeded")] * 7
+        results = [c.result() for c in calls]
+    assert running_at_once == 10, running_at_once
+    assert results.count(("ok", "done")) == 10
+    assert results.count(("throttled", "TooManyRequestsException", "ReservedFunctionConcurrentInvocationLimitExceeded")) == 190
+    assert len([r for r in recorder.records if r.label == "start"]) == 10, "a throttled invoke ran"
 
 
 def test_account_pool_exhaustion_throttles_unreserved_functions(daemon_factory, lam_for, recorder):
