@@ -106,12 +106,14 @@ static int64_t insert(ll_engine_t *e, const char *request_id, const char *fn, co
 }
 
 static void pump(ll_engine_t *e);
+static void on_pump(uv_timer_t *t);
 
 int ll_invoke_async(ll_engine_t *e, ll_function_t *fn, const char *payload, size_t len,
                     const char *trace_header, char request_id[37], ll_err_t *err) {
   ll_uuid4(request_id);
   if (insert(e, request_id, fn->name, payload, len, trace_header, ll_wall_ms(), err) < 0) return -1;
-  pump(e);
+  /* Pump at the next loop turn: every event queued in this turn shares one pump. */
+  uv_timer_start(&e->async_timer, on_pump, 0, PUMP_MS);
   return 0;
 }
 
@@ -193,7 +195,7 @@ static void on_done(void *ud, const ll_invoke_result_t *res) {
              r->attempts, ll_wall_ms() + retry_delay_ms(e, r->attempts));
   }
   running_free(r);
-  pump(e);
+  uv_timer_start(&e->async_timer, on_pump, 0, PUMP_MS); /* more may be due */
 }
 
 /* ---- the pump ---------------------------------------------------------------------------- */
