@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "core/mem.h"
+#include "core/sockowner.h"
 
 #define JSON_HDR "Content-Type: application/json\r\n"
 
@@ -118,12 +119,28 @@ static const ll_http_route_t routes[] = {
 };
 static const ll_http_route_t *const tables[] = {routes, NULL};
 
+/* On the host's network any local process could reach an instance's port: only the
+ * instance's own processes (its sandbox's host uid) get in. */
+static bool only_the_instance(void *ud, uv_tcp_t *conn) {
+  ll_instance_t *inst = ud;
+  uid_t got;
+  struct sockaddr_in local, peer;
+  int len = sizeof local;
+  if (uv_tcp_getsockname(conn, (struct sockaddr *)&local, &len) < 0) return false;
+  len = sizeof peer;
+  if (uv_tcp_getpeername(conn, (struct sockaddr *)&peer, &len) < 0) return false;
+  if (local.sin_family != AF_INET || peer.sin_family != AF_INET) return false;
+  if (ll_tcp_peer_uid(&local, &peer, &got) < 0) return false;
+  return ll_instance_peer_allowed(ll_instance_engine(inst), inst, got);
+}
+
 int ll_api_runtime_open(void *ud, ll_instance_t *inst, int fd, int *port, void **handle) {
   ll_api_ctx_t *ctx = ud;
   ll_http_listener_t *l;
   int r = fd >= 0 ? ll_http_listen_fd(ctx->loop, fd, tables, not_found, inst, &l)
                   : ll_http_listen(ctx->loop, "127.0.0.1", 0, tables, not_found, inst, &l, port);
   if (r < 0) return r;
+  if (fd < 0) ll_http_listener_filter(l, only_the_instance); /* its own netns needs no check */
   *handle = l;
   return 0;
 }

@@ -231,6 +231,13 @@ typedef struct ll_invocation_view {
   const char *content_type;
 } ll_invocation_view_t;
 
+/* Whether a connection from host uid `uid` may use the instance's Runtime API: its own
+ * processes only. A plain process runs as the daemon's user: anyone local may then. While the
+ * sandbox is still being made (its program may already be connecting) any sandbox uid that
+ * belongs to no other live instance may. */
+bool ll_instance_peer_allowed(ll_engine_t *e, const ll_instance_t *inst, uid_t uid);
+ll_engine_t *ll_instance_engine(const ll_instance_t *inst);
+
 /* The runtime asks for its next event. deliver(w, view) fires once, now or when an event is
  * assigned; the view is valid during the call only. */
 void ll_instance_next(ll_instance_t *inst, void (*deliver)(void *w, const ll_invocation_view_t *v),

@@ -174,6 +174,17 @@ static void on_pidfd(uv_poll_t *p, int status, int events) {
   instance_exited(inst, WIFEXITED(ws) ? WEXITSTATUS(ws) : 0, WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
 }
 
+ll_engine_t *ll_instance_engine(const ll_instance_t *inst) { return inst->engine; }
+
+bool ll_instance_peer_allowed(ll_engine_t *e, const ll_instance_t *inst, uid_t uid) {
+  if (!e->cfg.sandbox) return true;
+  if (inst->sandbox) return uid == ll_sandbox_host_uid(inst->sandbox);
+  if (!ll_sandbox_is_sandbox_uid(uid)) return false;
+  for (const ll_instance_t *in = e->instances; in; in = in->next_all)
+    if (in != inst && in->sandbox && ll_sandbox_host_uid(in->sandbox) == uid) return false;
+  return true;
+}
+
 void ll__instance_kill(ll_instance_t *inst) {
   if (inst->state == INST_DEAD) return;
   if (inst->launching)

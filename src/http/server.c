@@ -29,6 +29,7 @@ struct ll_http_listener {
   const ll_http_route_t *const *tables;
   ll_http_handler_fn not_found;
   void *ud;
+  bool (*accept)(void *ud, uv_tcp_t *conn); /* or NULL */
   ll_http_conn_t *conns; /* doubly linked list of live connections */
   int refs;              /* 1 for the socket + 1 per connection */
   bool closing;
@@ -508,6 +509,10 @@ static void on_connection(uv_stream_t *server, int status) {
     conn_close(c);
     return;
   }
+  if (l->accept && !l->accept(l->ud, &c->tcp)) {
+    conn_close(c);
+    return;
+  }
   uv_tcp_nodelay(&c->tcp, 1);
   struct sockaddr_storage ss;
   int len = sizeof ss;
@@ -583,6 +588,10 @@ int ll_http_listen_fd(uv_loop_t *loop, int fd, const ll_http_route_t *const *tab
   }
   *out = l;
   return 0;
+}
+
+void ll_http_listener_filter(ll_http_listener_t *l, bool (*accept)(void *ud, uv_tcp_t *conn)) {
+  l->accept = accept;
 }
 
 void ll_http_listener_close(ll_http_listener_t *l) {

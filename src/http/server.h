@@ -55,6 +55,9 @@ int ll_http_listen(uv_loop_t *loop, const char *host, int port,
  * ll_http_listener_close). */
 int ll_http_listen_fd(uv_loop_t *loop, int fd, const ll_http_route_t *const *tables,
                       ll_http_handler_fn not_found, void *ud, ll_http_listener_t **out);
+/* Installs a check run on every accepted connection: connections it refuses are closed at
+ * once, unanswered. */
+void ll_http_listener_filter(ll_http_listener_t *l, bool (*accept)(void *ud, uv_tcp_t *conn));
 /* Stops accepting and closes every connection of the listener; requests still pending are
  * kept until their handlers answer (the answer is dropped). Frees the listener at the end of
  * the loop turn. */

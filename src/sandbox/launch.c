@@ -879,3 +879,8 @@ void ll_sandbox_destroy(ll_sandbox_t *sb) {
 int ll__sandbox_nprocs(const ll_sandbox_t *sb) { return sb->cg ? sb->cg_ops->nprocs(sb->cg) : -1; }
 
 uid_t ll__sandbox_host_uid(const ll_sandbox_t *sb) { return sb->host_uid; }
+uid_t ll_sandbox_host_uid(const ll_sandbox_t *sb) { return sb->host_uid; }
+
+bool ll_sandbox_is_sandbox_uid(uid_t uid) {
+  return uid >= LL__SB_HOST_BASE && uid < LL__SB_HOST_BASE + LL__SB_NSLOTS;
+}

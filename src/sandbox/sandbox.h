@@ -86,6 +86,10 @@ typedef struct ll_sandbox ll_sandbox_t;
  * exec travels back as one message through the sync pipe. Blocking; takes a few ms. */
 int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *pid, int *pidfd,
                       int *listen_fd, ll_err_t *err);
+/* The host uid the program runs as (its sockets and files are owned by it on the host). */
+uid_t ll_sandbox_host_uid(const ll_sandbox_t *sb);
+/* Whether uid is one the launcher gives sandboxed programs (a root daemon's range). */
+bool ll_sandbox_is_sandbox_uid(uid_t uid);
 /* SIGKILLs every process of the sandbox (the cgroup's members, or the pid namespace's init). */
 void ll_sandbox_kill(ll_sandbox_t *sb);
 /* After the first process exited: reaps it (waitpid), fills its wait status, and returns 0;

@@ -306,6 +306,36 @@ printf '{"api":"%s","host":"%s","links":"%s"}' "$AWS_LAMBDA_RUNTIME_API" "$host"
     assert invoke(lam, name).json()["api"] == "127.0.0.1:9001"  # warm reuse works too
 
 
+def test_a_function_cannot_take_a_neighbours_runtime_api(daemon, lam, functions, recorder, neighbour, sandbox_info):
+    # Instances share the host's network: a hostile function can see every listening port in
+    # /proc/net/tcp, its neighbours' Runtime API endpoints among them. Asking one for /next must
+    # get nothing (the daemon accepts only the instance's own processes there), and the
+    # neighbour must keep getting its own events.
+    need(sandbox_info, "user namespaces")
+    assert_contained(daemon, lam, neighbour)  # the neighbour is warm: parked in its /next
+    body = r"""
+own=${AWS_LAMBDA_RUNTIME_API##*:}
+tried=0; got=0
+for hexport in $(awk 'NR > 1 && $2 ~ /^0100007F:/ && $4 == "0A" {split($2, a, ":"); print a[2]}' /proc/net/tcp); do
+  port=$((0x$hexport))
+  [ "$port" = "$own" ] && continue
+  tried=$((tried + 1))
+  if curl -s -m 1 -D - -o /dev/null "http://127.0.0.1:$port/2018-06-01/runtime/invocation/next" | grep -qi lambda-runtime-aws-request-id; then got=$((got + 1)); fi
+done
+probe tried echo "$tried"
+probe stolen echo "$got"
+"""
+    name = hostile(functions, recorder, body, timeout=60)
+    _, p, _ = run(lam, name, recorder)
+    assert int(p["tried"].text.strip()) >= 2, p["tried"].text  # at least the API and the neighbour
+    assert p["stolen"].text.strip() == "0", "a function received another instance's event"
+    # Untouched: the neighbour's warm instance still takes its next event (no cold start).
+    warm = invoke(lam, neighbour, {"after": "probing"})
+    assert warm.json() == {"after": "probing"}
+    assert warm.report.init is None, "the neighbour's instance was disturbed and replaced"
+    assert_contained(daemon, lam, neighbour)
+
+
 # ---------------------------------------------------------------------------------------------
 # Files
 
