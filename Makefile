@@ -129,7 +129,7 @@ bench: all
 # libFuzzer: every tests/fuzz/NAME.c is a target linked against the library objects built
 # with clang and -fsanitize=fuzzer-no-link,address,undefined in build-fuzz/.
 FUZZ_BUILD := build-fuzz
-FUZZ_CFLAGS := -std=gnu11 -O1 -g $(filter-out -Wno-format-truncation,$(WARN)) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP
+FUZZ_CFLAGS := -std=gnu11 -O1 -g $(filter-out -Wno-format-truncation,$(WARN)) -D_GNU_SOURCE -Isrc -Iruntime $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP
 FUZZ_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/*.c))
 
