@@ -212,11 +212,16 @@ static void pump(ll_engine_t *e) {
     return;
   sqlite3_bind_int64(st, 1, now);
   sqlite3_bind_int(st, 2, BATCH + (int)e->async_nrunning);
+  const ll_function_t *full[8]; /* functions found throttled in this pass: skip their events */
+  size_t nfull = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     int64_t id = sqlite3_column_int64(st, 0);
     if (in_flight(e, id)) continue;
     const char *fname = (const char *)sqlite3_column_text(st, 2);
     ll_function_t *fn = ll_function_find(e, fname);
+    bool skip = false;
+    for (size_t i = 0; i < nfull && !skip; i++) skip = full[i] == fn;
+    if (skip) continue;
     if (!fn) { /* the function is gone: so is its event */
       exec_sql(e, "DELETE FROM async_events WHERE id = ?1", id, 0, 0);
       continue;
@@ -255,6 +260,7 @@ static void pump(ll_engine_t *e) {
     if (ll_invoke(e, fn, payload, r->len, &opts, on_done, r, rid, &err) < 0) {
       /* throttled: back off (1 s doubling, at most 5 min) and try again */
       mark_running(e, id, false);
+      if (nfull < sizeof full / sizeof full[0]) full[nfull++] = fn;
       int64_t backoff = (int64_t)(1000 * pow(2, r->attempts - 1 > 8 ? 8 : r->attempts - 1));
       if (backoff > 300000) backoff = 300000;
       exec_sql(e, "UPDATE async_events SET next_ms = ?2 WHERE id = ?1", id, now + backoff, 0);
