@@ -6,6 +6,7 @@
 #   BENCH_COLD_COUNT (50) cold starts per figure of bench/coldstart
 #   BENCH_WARM (20)       warm instances for the memory-per-instance figure
 #   BENCH_LEVELS          concurrent clients of bench/scale (1,10,100,1000)
+#   BENCH_QUEUE_FILL (20) seconds bench/queue spends filling the async queue
 set -euo pipefail
 build=${1:-build}
 work=$(mktemp -d)
@@ -54,6 +55,18 @@ echo
 start scale --max-instances 1000 --memory-budget 1000000
 "$build/bench/scale" --endpoint "$endpoint" --function echo --seconds "${BENCH_SECONDS:-3}" \
   --levels "${BENCH_LEVELS:-1,10,100,1000}"
+echo
+
+# A deep async queue beside sync invokes: "hold" can run one event at a time and the first one
+# sleeps for ten minutes, so everything queued for it stays queued.
+start queue
+"$build/lambdalite" create-function hold --code "$work/echo" --timeout 900 --endpoint "$endpoint" >/dev/null
+/usr/bin/aws --endpoint-url "$endpoint" --region us-east-1 lambda put-function-concurrency \
+  --function-name hold --reserved-concurrent-executions 1 >/dev/null
+"$build/lambdalite" invoke hold --async --payload '{"action":"sleep","ms":600000}' \
+  --endpoint "$endpoint" 2>/dev/null
+"$build/bench/queue" --endpoint "$endpoint" --function echo --blocked hold \
+  --seconds "${BENCH_SECONDS:-3}" --fill "${BENCH_QUEUE_FILL:-20}"
 echo
 
 # Cold starts: daemons that keep no instance warm (--idle-timeout 0), sandbox on and off.
