@@ -45,6 +45,7 @@ static void info(ll_http_req_t *req) {
                           ll_engine_data_dir(ctx->engine), "region", ll_engine_region(ctx->engine),
                           "functions", (int)n, "sandbox", "enabled", ctx->sandbox, "mechanisms",
                           mechanisms);
+  json_object_set_new(doc, "inFlight", json_integer(ll_engine_inflight(ctx->engine)));
   json_object_set_new(doc, "asyncQueued", json_integer((json_int_t)ll_engine_async_queued(ctx->engine)));
   json_object_set_new(doc, "memory",
                       json_pack("{s:I,s:I}", "budgetMB",

@@ -137,6 +137,8 @@ int64_t ll_engine_memory_budget_mb(const ll_engine_t *e);
 int64_t ll_engine_memory_in_use_mb(const ll_engine_t *e);
 /* The account's concurrency limit, and what of it no function has reserved. */
 int ll_engine_concurrency_limit(const ll_engine_t *e);
+/* Invocations accepted and not yet complete, across every function. */
+int ll_engine_inflight(const ll_engine_t *e);
 int ll_engine_unreserved_concurrency(const ll_engine_t *e);
 /* The function's Environment.Variables (borrowed JSON object, never NULL). */
 json_t *ll_function_env(const ll_function_t *fn);

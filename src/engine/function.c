@@ -371,6 +371,12 @@ int ll_function_set_event_invoke_config(ll_engine_t *e, const char *name, json_t
 
 int ll_engine_concurrency_limit(const ll_engine_t *e) { return e->cfg.concurrency_limit; }
 
+int ll_engine_inflight(const ll_engine_t *e) {
+  int n = 0;
+  for (size_t i = 0; i < e->nfns; i++) n += e->fns[i]->inflight;
+  return n;
+}
+
 int ll_engine_unreserved_concurrency(const ll_engine_t *e) {
   return e->cfg.concurrency_limit - e->reserved_total;
 }

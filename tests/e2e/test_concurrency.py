@@ -118,7 +118,9 @@ def test_reserved_concurrency_caps_parallel_invokes(daemon, lam, functions, reco
     assert len([r for r in recorder.records if r.label == "start"]) == 10, "a throttled invoke ran"
 
 
-def test_account_pool_exhaustion_throttles_unreserved_functions(daemon_factory, lam_for, recorder):
+def test_account_pool_exhaustion_throttles_unreserved_functions(daemon_factory, lam_for, recorder, tmp_path):
+    from e2e_util import LambdaliteCli
+
     d = daemon_factory(extra_args=["--concurrency-limit", "100", "--max-instances", "4"])
     lam = lam_for(d)
     fns = Functions(lam)
@@ -127,7 +129,9 @@ def test_account_pool_exhaustion_throttles_unreserved_functions(daemon_factory, 
     client = wide_client(d.endpoint, 110)
     with concurrent.futures.ThreadPoolExecutor(100) as pool:
         held = [pool.submit(client.invoke, FunctionName=busy, Payload=b'{"gate":"pool"}') for _ in range(100)]
-        time.sleep(3.0)  # 4 instances running, 96 invocations waiting for one: 100 in flight
+        # 4 instances running, 96 invocations waiting for one: 100 in flight
+        cli = LambdaliteCli(d.endpoint, tmp_path)
+        wait_until(lambda: cli.json("info", "--json")["inFlight"] == 100, timeout=60, message="100 in flight")
         with pytest.raises(ClientError) as e:
             lam.invoke(FunctionName=other, Payload=b"{}")
         assert throttle_of(e.value) == ("TooManyRequestsException", "ConcurrentInvocationLimitExceeded", 429)
