@@ -223,6 +223,14 @@ static char *path_escape(const char *s) {
   return ll_buf_steal(&b, NULL);
 }
 
+/* "/2015-03-31/functions/<name, escaped><tail>" (heap). */
+static char *function_path(const char *name, const char *tail) {
+  char *esc = path_escape(name);
+  char *path = ll_sprintf("/2015-03-31/functions/%s%s", esc, tail);
+  free(esc);
+  return path;
+}
+
 int ll_cmd_invoke(int argc, char **argv) {
   static const struct option opts[] = {
       {"payload", required_argument, 0, 'p'}, {"async", no_argument, 0, 'a'},
@@ -254,9 +262,7 @@ int ll_cmd_invoke(int argc, char **argv) {
   } else {
     body = ll_strdup(payload);
   }
-  char *name = path_escape(argv[optind]);
-  char *path = ll_sprintf("/2015-03-31/functions/%s/invocations", name);
-  free(name);
+  char *path = function_path(argv[optind], "/invocations");
   const char *hdrs[3] = {NULL};
   int nh = 0;
   if (async) hdrs[nh++] = "X-Amz-Invocation-Type: Event";
@@ -293,27 +299,38 @@ int ll_cmd_invoke(int argc, char **argv) {
   return rc;
 }
 
-/* ---- list / get / delete ----------------------------------------------------------------- */
+/* ---- list / get / delete / info ---------------------------------------------------------- */
+
+/* The options these read commands share: [--json] [--endpoint URL] [--help], then exactly
+ * nargs operands. Returns -1 to go on (operands start at argv[optind]), else the exit status. */
+static int read_opts(int argc, char **argv, const char *usage, int nargs, bool allow_json,
+                     const char **endpoint, bool *as_json) {
+  static const struct option opts[] = {
+      {"json", no_argument, 0, 'j'}, {"endpoint", required_argument, 0, 'E'},
+      {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+      case 'j':
+        if (!allow_json) return usage_error(usage);
+        *as_json = true;
+        break;
+      case 'E': *endpoint = optarg; break;
+      case 'h': fputs(usage, stdout); return 0;
+      default: return usage_error(usage);
+    }
+  }
+  return optind + nargs == argc ? -1 : usage_error(usage);
+}
 
 static const char list_usage[] =
     "usage: lambdalite list [--json] [--endpoint URL]\n\nLists the functions.\n";
 
 int ll_cmd_list(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"json", no_argument, 0, 'j'}, {"endpoint", required_argument, 0, 'E'},
-      {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   const char *endpoint = NULL;
   bool as_json = false;
-  int c;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-      case 'j': as_json = true; break;
-      case 'E': endpoint = optarg; break;
-      case 'h': fputs(list_usage, stdout); return 0;
-      default: return usage_error(list_usage);
-    }
-  }
-  if (optind != argc) return usage_error(list_usage);
+  int rc0 = read_opts(argc, argv, list_usage, 0, true, &endpoint, &as_json);
+  if (rc0 >= 0) return rc0;
   json_t *all = json_array();
   char *marker = NULL;
   int rc = 0;
@@ -370,24 +387,11 @@ static const char get_usage[] =
     "usage: lambdalite get NAME [--json] [--endpoint URL]\n\nShows a function's configuration.\n";
 
 int ll_cmd_get(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"json", no_argument, 0, 'j'}, {"endpoint", required_argument, 0, 'E'},
-      {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   const char *endpoint = NULL;
   bool as_json = false;
-  int c;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-      case 'j': as_json = true; break;
-      case 'E': endpoint = optarg; break;
-      case 'h': fputs(get_usage, stdout); return 0;
-      default: return usage_error(get_usage);
-    }
-  }
-  if (optind + 1 != argc) return usage_error(get_usage);
-  char *name = path_escape(argv[optind]);
-  char *path = ll_sprintf("/2015-03-31/functions/%s", name);
-  free(name);
+  int rc0 = read_opts(argc, argv, get_usage, 1, true, &endpoint, &as_json);
+  if (rc0 >= 0) return rc0;
+  char *path = function_path(argv[optind], "");
   ll_client_response_t resp;
   int rc = 1;
   if (ll_client_request(ll_client_endpoint(endpoint), "lambda", "GET", path, NULL, 0, NULL, &resp) == 0) {
@@ -426,21 +430,11 @@ static const char delete_usage[] =
     "usage: lambdalite delete NAME [--endpoint URL]\n\nDeletes a function, its code and its logs.\n";
 
 int ll_cmd_delete(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"endpoint", required_argument, 0, 'E'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   const char *endpoint = NULL;
-  int c;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-      case 'E': endpoint = optarg; break;
-      case 'h': fputs(delete_usage, stdout); return 0;
-      default: return usage_error(delete_usage);
-    }
-  }
-  if (optind + 1 != argc) return usage_error(delete_usage);
-  char *name = path_escape(argv[optind]);
-  char *path = ll_sprintf("/2015-03-31/functions/%s", name);
-  free(name);
+  bool as_json = false;
+  int rc0 = read_opts(argc, argv, delete_usage, 1, false, &endpoint, &as_json);
+  if (rc0 >= 0) return rc0;
+  char *path = function_path(argv[optind], "");
   ll_client_response_t resp;
   int rc = 1;
   if (ll_client_request(ll_client_endpoint(endpoint), "lambda", "DELETE", path, NULL, 0, NULL, &resp) == 0) {
@@ -566,8 +560,6 @@ int ll_cmd_logs(int argc, char **argv) {
   }
 }
 
-/* ---- info -------------------------------------------------------------------------------- */
-
 static const char info_usage[] =
     "usage: lambdalite info [--json] [--endpoint URL]\n"
     "\n"
@@ -575,21 +567,10 @@ static const char info_usage[] =
     "and which sandbox mechanisms are in force on this machine.\n";
 
 int ll_cmd_info(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"json", no_argument, 0, 'j'}, {"endpoint", required_argument, 0, 'E'},
-      {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   const char *endpoint = NULL;
   bool as_json = false;
-  int c;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-      case 'j': as_json = true; break;
-      case 'E': endpoint = optarg; break;
-      case 'h': fputs(info_usage, stdout); return 0;
-      default: return usage_error(info_usage);
-    }
-  }
-  if (optind != argc) return usage_error(info_usage);
+  int rc0 = read_opts(argc, argv, info_usage, 0, true, &endpoint, &as_json);
+  if (rc0 >= 0) return rc0;
   ll_client_response_t resp;
   if (ll_client_request(ll_client_endpoint(endpoint), "lambda", "GET", "/lambdalite/v1/info", NULL,
                         0, NULL, &resp) < 0)

@@ -170,6 +170,15 @@ out:
   return rc;
 }
 
+/* CodeSha256 as Lambda reports it: base64 of the SHA-256 of the zip, into out[48]. */
+static void code_sha256(const uint8_t *zip, size_t len, char out[48]) {
+  uint8_t digest[32];
+  ll_sha256(zip, len, digest);
+  char *b64 = ll_base64_encode(digest, 32);
+  snprintf(out, 48, "%s", b64);
+  free(b64);
+}
+
 static int write_file(const char *path, const void *p, size_t len) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -errno;
@@ -615,11 +624,7 @@ typedef struct code_job {
 
 static void code_work(uv_work_t *w) {
   code_job_t *j = w->data;
-  uint8_t digest[32];
-  ll_sha256(j->zip, j->zip_len, digest);
-  char *b64 = ll_base64_encode(digest, 32);
-  snprintf(j->sha, sizeof j->sha, "%s", b64);
-  free(b64);
+  code_sha256(j->zip, j->zip_len, j->sha);
   int r = ll__mkdirs(j->rev_dir, 0755);
   if (r < 0) {
     ll_err_set(&j->err, -r, "creating %s: %s", j->rev_dir, strerror(-r));
@@ -960,11 +965,7 @@ typedef struct layer_job {
 
 static void layer_work(uv_work_t *w) {
   layer_job_t *j = w->data;
-  uint8_t digest[32];
-  ll_sha256(j->zip, j->zip_len, digest);
-  char *b64 = ll_base64_encode(digest, 32);
-  snprintf(j->sha, sizeof j->sha, "%s", b64);
-  free(b64);
+  code_sha256(j->zip, j->zip_len, j->sha);
   extract_zip(j->zip, j->zip_len, j->dir, &j->unzipped, &j->err);
 }
 

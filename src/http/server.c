@@ -540,6 +540,25 @@ static void listener_unref(ll_http_listener_t *l) {
 
 static void on_listener_closed(uv_handle_t *h) { listener_unref(h->data); }
 
+static ll_http_listener_t *listener_new(uv_loop_t *loop, const ll_http_route_t *const *tables,
+                                        ll_http_handler_fn not_found, void *ud) {
+  ll_http_listener_t *l = ll_calloc(1, sizeof *l);
+  l->tables = tables;
+  l->not_found = not_found;
+  l->ud = ud;
+  l->refs = 1;
+  uv_tcp_init(loop, &l->tcp);
+  l->tcp.data = l;
+  return l;
+}
+
+/* Listens on l's socket (bound or opened by the caller); on failure closes l, returns -errno. */
+static int listener_start(ll_http_listener_t *l, int r) {
+  if (r == 0) r = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
+  if (r < 0) uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+  return r;
+}
+
 int ll_http_listen(uv_loop_t *loop, const char *host, int port,
                    const ll_http_route_t *const *tables,
                    ll_http_handler_fn not_found, void *ud, ll_http_listener_t **out,
@@ -548,19 +567,9 @@ int ll_http_listen(uv_loop_t *loop, const char *host, int port,
   int r = strchr(host, ':') ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)
                             : uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
   if (r < 0) return r;
-  ll_http_listener_t *l = ll_calloc(1, sizeof *l);
-  l->tables = tables;
-  l->not_found = not_found;
-  l->ud = ud;
-  l->refs = 1;
-  uv_tcp_init(loop, &l->tcp);
-  l->tcp.data = l;
-  r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
-  if (r == 0) r = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
-  if (r < 0) {
-    uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
-    return r;
-  }
+  ll_http_listener_t *l = listener_new(loop, tables, not_found, ud);
+  r = listener_start(l, uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0));
+  if (r < 0) return r;
   if (port_out) {
     int len = sizeof ss;
     uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len);
@@ -573,19 +582,9 @@ int ll_http_listen(uv_loop_t *loop, const char *host, int port,
 
 int ll_http_listen_fd(uv_loop_t *loop, int fd, const ll_http_route_t *const *tables,
                       ll_http_handler_fn not_found, void *ud, ll_http_listener_t **out) {
-  ll_http_listener_t *l = ll_calloc(1, sizeof *l);
-  l->tables = tables;
-  l->not_found = not_found;
-  l->ud = ud;
-  l->refs = 1;
-  uv_tcp_init(loop, &l->tcp);
-  l->tcp.data = l;
-  int r = uv_tcp_open(&l->tcp, fd);
-  if (r == 0) r = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
-  if (r < 0) {
-    uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
-    return r;
-  }
+  ll_http_listener_t *l = listener_new(loop, tables, not_found, ud);
+  int r = listener_start(l, uv_tcp_open(&l->tcp, fd));
+  if (r < 0) return r;
   *out = l;
   return 0;
 }
