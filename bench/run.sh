@@ -49,6 +49,15 @@ wait $(jobs -p | grep -v "^$pid$" || true) 2>/dev/null || true
 after=$(rss_kb "$pid")
 echo "bench/memory: daemon RSS ${before} kB idle, ${after} kB with $n warm instances:" \
   "$(( (after - before) / n )) kB per warm instance (the instances' own memory is theirs)"
+# The warm pool's prepared sandboxes are copies of the daemon (its children, same command line)
+# waiting to exec: what each costs is its proportional share of pages (Pss).
+pooled=0 pss=0
+for c in $(pgrep -P "$pid"); do
+  [ "$(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null)" = "$(tr '\0' ' ' <"/proc/$pid/cmdline")" ] || continue
+  pooled=$((pooled + 1))
+  pss=$((pss + $(awk '/^Pss:/ {print $2}' "/proc/$c/smaps_rollup")))
+done
+[ "$pooled" -gt 0 ] && echo "bench/memory: warm pool: $pooled prepared sandboxes, $((pss / pooled)) kB Pss each"
 echo
 
 # Scale: many clients, one function sleeping 10 ms; instances and memory not the limit here.

@@ -40,11 +40,11 @@ static void info(ll_http_req_t *req) {
     if (len) json_array_append_new(mechanisms, json_stringn(p, len));
     p += len + (p[len] == '\n');
   }
-  json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:i,s:{s:b,s:o}}", "version", LL_VERSION, "listen",
+  json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:i,s:{s:b,s:o,s:i}}", "version", LL_VERSION, "listen",
                           ctx->listen ? ctx->listen : "", "dataDir",
                           ll_engine_data_dir(ctx->engine), "region", ll_engine_region(ctx->engine),
                           "functions", (int)n, "sandbox", "enabled", ctx->sandbox, "mechanisms",
-                          mechanisms);
+                          mechanisms, "warmPoolReady", ll_engine_pool_ready(ctx->engine));
   json_object_set_new(doc, "inFlight", json_integer(ll_engine_inflight(ctx->engine)));
   json_object_set_new(doc, "asyncQueued", json_integer((json_int_t)ll_engine_async_queued(ctx->engine)));
   json_object_set_new(doc, "memory",

@@ -588,7 +588,11 @@ int ll_cmd_info(int argc, char **argv) {
     printf("region     %s\n", json_string_value(json_object_get(doc, "region")));
     printf("functions  %lld\n", (long long)json_integer_value(json_object_get(doc, "functions")));
     json_t *sb = json_object_get(doc, "sandbox");
-    printf("sandbox    %s\n", json_is_true(json_object_get(sb, "enabled")) ? "on" : "off");
+    printf("sandbox    %s", json_is_true(json_object_get(sb, "enabled")) ? "on" : "off");
+    if (json_is_true(json_object_get(sb, "enabled")))
+      printf(" (%lld prepared in the warm pool)",
+             (long long)json_integer_value(json_object_get(sb, "warmPoolReady")));
+    printf("\n");
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(sb, "mechanisms"), i, m)

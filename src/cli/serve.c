@@ -1,5 +1,6 @@
 /* `lambdalite serve`: the daemon. One libuv loop carries the API listener, every instance's
  * Runtime API endpoint, process supervision and timers. */
+#include <ctype.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +41,8 @@ static const char usage[] =
     "  --sandbox on|off       run each instance in its own Linux sandbox (default on: namespaces,\n"
     "                         a minimal read-only root, cgroup limits, seccomp; what this machine\n"
     "                         allows is printed at start and by `lambdalite info`)\n"
+    "  --warm-pool N          sandboxes kept prepared for each memory/tmp size in use, so a cold\n"
+    "                         start only execs the bootstrap (default 2; 0 = none)\n"
     "  --network host|none    instances share the host's network (default, like Lambda's internet\n"
     "                         access) or get an empty one of their own (Runtime API at\n"
     "                         127.0.0.1:9001 inside it); needs the sandbox\n"
@@ -80,7 +83,7 @@ int ll_cmd_serve(int argc, char **argv) {
       {"sandbox", required_argument, 0, 's'},  {"cpu", required_argument, 0, 'c'},
       {"network", required_argument, 0, 'n'},  {"concurrency-limit", required_argument, 0, 'C'},
       {"keep-warm", required_argument, 0, 'i'},  {"async-time-scale", required_argument, 0, 'R'},
-      {"memory-budget", required_argument, 0, 'M'},
+      {"memory-budget", required_argument, 0, 'M'}, {"warm-pool", required_argument, 0, 'W'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0},
   };
@@ -88,7 +91,7 @@ int ll_cmd_serve(int argc, char **argv) {
   char *data_dir = NULL;
   double idle = 300, retry_scale = 1;
   long long memory_budget = 0;
-  int max_instances = 64, concurrency_limit = 1000;
+  int max_instances = 64, concurrency_limit = 1000, warm_pool = 2;
   bool sandbox = true, cpu_hard = false, network_none = false;
   int c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -101,6 +104,15 @@ int ll_cmd_serve(int argc, char **argv) {
         memory_budget = atoll(optarg);
         if (memory_budget < 128) {
           fprintf(stderr, "lambdalite serve: --memory-budget wants MB, at least 128 (got %s)\n",
+                  optarg);
+          free(data_dir);
+          return 2;
+        }
+        break;
+      case 'W':
+        warm_pool = atoi(optarg);
+        if (warm_pool < 0 || warm_pool > 64 || !isdigit((unsigned char)optarg[0])) {
+          fprintf(stderr, "lambdalite serve: --warm-pool wants a number from 0 to 64 (got %s)\n",
                   optarg);
           free(data_dir);
           return 2;
@@ -210,6 +222,7 @@ int ll_cmd_serve(int argc, char **argv) {
       .concurrency_limit = concurrency_limit,
       .async_time_scale = retry_scale,
       .memory_budget_mb = memory_budget,
+      .warm_pool = warm_pool,
       .sandbox = sandbox,
       .cpu_hard = cpu_hard,
       .network_none = network_none,

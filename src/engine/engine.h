@@ -54,6 +54,8 @@ typedef struct ll_engine_config {
                                 Runtime API is 127.0.0.1:9001 inside it */
   double async_time_scale;   /* multiplies the async queue's clock — AWS's retry delays and
                                 MaximumEventAgeInSeconds — (1; tests shrink it) */
+  int warm_pool;             /* sandboxes kept prepared per memory/tmp size for cold starts
+                                (sandbox on; 0 = none) */
   int64_t memory_budget_mb;  /* the MemorySize of all live instances together stays under it;
                                 0 = the machine's memory less a reserve */
   /* Opens the Runtime API endpoint of a new instance — on 127.0.0.1 with a port of its own
@@ -135,6 +137,8 @@ int ll_function_set_concurrency(ll_engine_t *e, const char *name, int reserved, 
 /* The memory budget for instances, and how much of it live instances take (MB). */
 int64_t ll_engine_memory_budget_mb(const ll_engine_t *e);
 int64_t ll_engine_memory_in_use_mb(const ll_engine_t *e);
+/* Sandboxes prepared in the warm pool, ready for cold starts. */
+int ll_engine_pool_ready(const ll_engine_t *e);
 /* The account's concurrency limit, and what of it no function has reserved. */
 int ll_engine_concurrency_limit(const ll_engine_t *e);
 /* Invocations accepted and not yet complete, across every function. */

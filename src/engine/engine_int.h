@@ -10,6 +10,9 @@
 #include "engine/logs.h"
 
 typedef struct ll_invocation ll_invocation_t;
+typedef struct ll_pool_shape ll_pool_shape_t;
+#define LL__POOL_SHAPES 8 /* shapes the warm pool keeps sandboxes for */
+struct ll_sandbox_spec;
 
 struct ll_engine {
   uv_loop_t *loop;
@@ -40,6 +43,9 @@ struct ll_engine {
   int64_t *async_running;  /* owned: ids of the events being run */
   size_t async_nrunning;
   int inflight_unreserved; /* invocations in flight drawing on the unreserved pool */
+  ll_pool_shape_t *pool_shapes[LL__POOL_SHAPES]; /* pool.c: prepared sandboxes by shape */
+  size_t npool_shapes;
+  uint64_t pool_seq;
 };
 
 /* Scheduler state of one function. */
@@ -167,6 +173,20 @@ void ll__instance_drain_output(ll_instance_t *inst);
 int ll__instance_max_rss_mb(ll_instance_t *inst);
 /* Writes one log line for the instance (and into its invocation's tail). */
 void ll__instance_log(ll_instance_t *inst, const char *line, size_t len);
+/* The sandbox spec every instance of this memory and /tmp size shares (limits, network, mount
+ * points); name (kept by the caller) names its cgroup. The program and the mounts' host paths
+ * are left for the instance. */
+void ll__sandbox_shape(const ll_engine_t *e, int memory_mb, int tmp_mb, const char *name,
+                       struct ll_sandbox_spec *out);
+/* A function's /tmp size in MB (EphemeralStorage, 512 by default). */
+int ll__function_tmp_mb(const ll_function_t *fn);
+
+/* pool.c: sandboxes prepared ahead of cold starts (cfg.warm_pool per shape). want: keep the
+ * shape's pool full (prepares on the thread pool); take: a prepared sandbox of the shape, or
+ * NULL (and the pool refills); close: destroys every prepared sandbox. */
+void ll__pool_want(ll_engine_t *e, int memory_mb, int tmp_mb);
+struct ll_sandbox *ll__pool_take(ll_engine_t *e, int memory_mb, int tmp_mb);
+void ll__pool_close(ll_engine_t *e);
 
 void ll__engine_unref(ll_engine_t *e);
 

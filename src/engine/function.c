@@ -690,6 +690,7 @@ static void code_done(uv_work_t *w, int status) {
         fn = NULL;
       } else {
         ll__function_insert(e, fn);
+        ll__pool_want(e, fn->memory_mb, ll__function_tmp_mb(fn)); /* its first cold start is near */
       }
     }
   } else if (j->err.code == 0) {
@@ -837,6 +838,7 @@ int ll_function_update_config(ll_engine_t *e, const char *name, json_t *changes,
   fn->generation++;
   if (ll__store_save_function(e, fn, err) < 0) return -1;
   ll__sched_retire_idle(fn);
+  ll__pool_want(e, fn->memory_mb, ll__function_tmp_mb(fn));
   *out = fn;
   return 0;
 }
@@ -1097,6 +1099,8 @@ int ll_engine_open(uv_loop_t *loop, const ll_engine_config_t *cfg, ll_engine_t *
   uv_prepare_start(&e->flusher, on_flush);
   uv_unref((uv_handle_t *)&e->flusher);
   e->refs = 3; /* the reaper, the flusher and the async pump; each instance adds one */
+  for (size_t i = 0; i < e->nfns; i++) /* sandboxes ready for the functions there are */
+    ll__pool_want(e, e->fns[i]->memory_mb, ll__function_tmp_mb(e->fns[i]));
   *out = e;
   return 0;
 fail:
@@ -1127,6 +1131,7 @@ static void on_engine_handle_closed(uv_handle_t *h) { ll__engine_unref(h->data);
 
 void ll_engine_close(ll_engine_t *e) {
   e->closing = true;
+  ll__pool_close(e);
   for (size_t i = 0; i < e->nfns; i++) ll__sched_drain(e->fns[i]);
   for (ll_instance_t *in = e->instances; in; in = in->next_all) ll__instance_kill(in);
   ll__functions_free(e);

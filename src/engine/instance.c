@@ -267,8 +267,38 @@ static void free_env(char **env) {
   free(env);
 }
 
-/* A sandbox launch, run on the loop's thread pool: it blocks for a few milliseconds (clone,
- * mounts, cgroups), which the loop — serving every other request — must not. */
+int ll__function_tmp_mb(const ll_function_t *fn) {
+  json_t *eph = json_object_get(fn->config, "EphemeralStorage");
+  json_int_t mb = json_integer_value(json_object_get(eph, "Size"));
+  return mb > 0 ? (int)mb : 512;
+}
+
+void ll__sandbox_shape(const ll_engine_t *e, int memory_mb, int tmp_mb, const char *name,
+                       ll_sandbox_spec_t *out) {
+  static const ll_sandbox_mount_t points[] = {{NULL, "/var/task", false}, {NULL, "/opt", false}};
+  bool own_net = e->cfg.network_none;
+  *out = (ll_sandbox_spec_t){
+      .mounts = points,
+      .nmounts = 2,
+      .tmp_bytes = (uint64_t)tmp_mb << 20,
+      .memory_bytes = (uint64_t)memory_mb << 20,
+      /* Lambda: 1,769 MB is one full core; CPU share grows with memory. */
+      .cpu_millis = (uint32_t)((uint64_t)memory_mb * 1000 / 1769),
+      .cpu_hard = e->cfg.cpu_hard,
+      .pids_max = 1024,
+      .nofile = 1024,
+      .hostname = "lambdalite",
+      .stdout_fd = -1,
+      .name = name,
+      .network_none = own_net,
+      .listen_port = own_net ? RUNTIME_API_PORT : 0,
+  };
+  if (out->cpu_millis < 50) out->cpu_millis = 50;
+}
+
+/* A sandbox launch, run on the loop's thread pool: it blocks (a few milliseconds to make a
+ * sandbox; a fraction of one to start a prepared one from the warm pool), which the loop —
+ * serving every other request — must not. */
 typedef struct launch_job {
   uv_work_t work;
   ll_instance_t *inst;
@@ -279,6 +309,7 @@ typedef struct launch_job {
   ll_sandbox_mount_t mounts[2];
   ll_sandbox_spec_t spec;
   int out_fd; /* the write end of the output pipe; closed once the child has it */
+  ll_sandbox_t *pooled; /* a prepared sandbox of the right shape, or NULL */
   /* results */
   int rc;
   ll_sandbox_t *sb;
@@ -289,6 +320,16 @@ typedef struct launch_job {
 
 static void launch_work(uv_work_t *w) {
   launch_job_t *j = w->data;
+  if (j->pooled) {
+    j->rc = ll_sandbox_start(j->pooled, &j->spec, &j->pid, &j->pidfd, &j->listen_fd, &j->err);
+    if (j->rc == 0) {
+      j->sb = j->pooled;
+      return;
+    }
+    ll_sandbox_destroy(j->pooled);
+    if (j->err.code != ECHILD) return; /* the program's own failure (exec...): as it is */
+    j->err = (ll_err_t)LL_ERR_INIT;    /* the prepared one had died: make one the slow way */
+  }
   j->rc = ll_sandbox_launch(&j->spec, &j->sb, &j->pid, &j->pidfd, &j->listen_fd, &j->err);
 }
 
@@ -338,8 +379,8 @@ static void launch_done(uv_work_t *w, int status) {
   instance_exited(inst, 0, 0);
 }
 
-/* Starts the bootstrap in a sandbox (namespaces, minimal root, cgroup limits) off the loop;
- * out_fd is taken. */
+/* Starts the bootstrap in a sandbox (namespaces, minimal root, cgroup limits) off the loop —
+ * in a prepared one from the warm pool when there is one; out_fd is taken. */
 static void launch_sandboxed(ll_engine_t *e, ll_function_t *fn, ll_instance_t *inst,
                              const char *bootstrap, char **env, int out_fd) {
   launch_job_t *j = ll_calloc(1, sizeof *j);
@@ -354,30 +395,15 @@ static void launch_sandboxed(ll_engine_t *e, ll_function_t *fn, ll_instance_t *i
   j->mounts[0] = (ll_sandbox_mount_t){j->code_dir, "/var/task", false};
   j->mounts[1] = (ll_sandbox_mount_t){j->opt_dir, "/opt", false};
   snprintf(j->name, sizeof j->name, "%d-%llu", (int)getpid(), (unsigned long long)inst->id);
-  bool own_net = e->cfg.network_none;
-  json_t *eph = json_object_get(fn->config, "EphemeralStorage");
-  json_int_t tmp_mb = json_integer_value(json_object_get(eph, "Size"));
-  j->spec = (ll_sandbox_spec_t){
-      .path = j->bootstrap,
-      .argv = j->argv,
-      .envp = j->env,
-      .cwd = "/var/task",
-      .mounts = j->mounts,
-      .nmounts = 2,
-      .tmp_bytes = (uint64_t)(tmp_mb > 0 ? tmp_mb : 512) << 20,
-      .memory_bytes = (uint64_t)fn->memory_mb << 20,
-      /* Lambda: 1,769 MB is one full core; CPU share grows with memory. */
-      .cpu_millis = (uint32_t)((uint64_t)fn->memory_mb * 1000 / 1769),
-      .cpu_hard = e->cfg.cpu_hard,
-      .pids_max = 1024,
-      .nofile = 1024,
-      .hostname = "lambdalite",
-      .stdout_fd = out_fd,
-      .name = j->name,
-      .network_none = own_net,
-      .listen_port = own_net ? RUNTIME_API_PORT : 0,
-  };
-  if (j->spec.cpu_millis < 50) j->spec.cpu_millis = 50;
+  int tmp_mb = ll__function_tmp_mb(fn);
+  ll__sandbox_shape(e, fn->memory_mb, tmp_mb, j->name, &j->spec);
+  j->spec.path = j->bootstrap;
+  j->spec.argv = j->argv;
+  j->spec.envp = j->env;
+  j->spec.cwd = "/var/task";
+  j->spec.mounts = j->mounts;
+  j->spec.stdout_fd = out_fd;
+  j->pooled = ll__pool_take(e, fn->memory_mb, tmp_mb);
   inst->launching = true;
   j->work.data = j;
   uv_queue_work(e->loop, &j->work, launch_work, launch_done);

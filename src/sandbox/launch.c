@@ -1,14 +1,21 @@
 /* The launcher: probe once, then for each sandbox one straight line (crun's
  * libcrun_run_linux_container and bubblewrap's main are the models):
  *
+ * prepare (ll_sandbox_prepare; a warm pool runs it ahead of need):
  *   parent: sync socketpair → [v2: cgroup + limits] → clone3(namespaces, pidfd, into the v2
- *           cgroup) → uid/gid maps → "G" → [v1: cgroup + limits, membership] → "C"
- *   child:  wait for "G" → setsid, hostname → root filesystem, pivot_root → loopback up and the
- *           listening socket (sent back with SCM_RIGHTS) → stdio → rlimits → wait for "C" →
- *           drop the bounding set, setresgid/setresuid, clear capabilities → no_new_privs →
- *           seccomp (last) → every fd but 0-2 close-on-exec → chdir → execve
- *   parent: reads the socketpair until EOF: the close-on-exec end closing is the exec; a
- *           message instead is the child's one error, "pivot_root /: EPERM".
+ *           cgroup) → uid/gid maps → "G" → [v1: cgroup + limits, membership] → "C" → reads
+ *           the socketpair until "R" (ready)
+ *   child:  wait for "G" → setsid, hostname → root filesystem but the caller's mounts →
+ *           loopback up and the listening socket (sent back with SCM_RIGHTS) → rlimits →
+ *           wait for "C" → "R" → wait for the start message
+ * start (ll_sandbox_start):
+ *   parent: the caller's mounts as detached trees → the start message (path, argv, envp, cwd;
+ *           stdout and the trees in SCM_RIGHTS) → reads the socketpair until EOF: the
+ *           close-on-exec end closing is the exec; a message instead is the child's one error,
+ *           "pivot_root /: EPERM".
+ *   child:  the caller's mounts, read-only root, pivot_root → stdio → drop the bounding set,
+ *           setresgid/setresuid, clear capabilities → no_new_privs → seccomp (last) → every fd
+ *           but 0-2 close-on-exec → chdir → execve
  *
  * Two steps of the child wait for the parent. "G": nothing may happen in the user namespace
  * before its uid/gid maps exist. "C": the program must be inside its cgroup(s) before it runs —
@@ -18,7 +25,8 @@
  *
  * The child runs on a fork-like copy of a process that may have other threads (the daemon's
  * thread pool), so it allocates nothing and calls no library that might: everything it needs —
- * paths, file contents, the compiled seccomp program — is prepared by the parent first. */
+ * paths, file contents, the compiled seccomp program, a buffer for the start message — is
+ * prepared by the parent first. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -69,6 +77,13 @@ struct ll_sandbox {
   bool reaped;
   int wstatus;
   bool pidns;
+  bool mountns;  /* the program sees its own root (else host paths, mapped at start) */
+  bool started;
+  int sync_fd;   /* to the waiting child, until start */
+  int pidfd;     /* until start hands it over */
+  int listen_fd; /* until start hands it over */
+  char *mount_points[LL__SB_MAX_MOUNTS]; /* the shape's sandbox paths, owned */
+  size_t nmounts;
   uid_t host_uid;
   uint32_t slot;
   const ll__cgroup_ops_t *cg_ops;
@@ -291,11 +306,9 @@ void ll__sandbox_restrict(const ll_sandbox_caps_t *allowed, const char *force_cg
 
 /* Everything the child needs, prepared by the parent (the child allocates nothing). */
 typedef struct ll__child {
-  const ll_sandbox_spec_t *spec;
+  const ll_sandbox_spec_t *spec; /* the shape */
   const ll__mplan_t *plan; /* NULL without a mount namespace */
-  const char *path, *cwd;  /* as the child sees them */
-  char *const *envp;
-  int sync_fd, null_fd, out_fd;
+  int sync_fd, null_fd;
   bool userns, root_map, netns, utsns, privileged, clear_groups, seccomp;
   uid_t uid; /* what the program runs as, in the child's view */
   gid_t gid;
@@ -304,7 +317,29 @@ typedef struct ll__child {
   const struct sock_fprog *prog;
   const char *tasks[8]; /* v1 "tasks" files the child writes "0" to, moving itself in */
   size_t ntasks;
+  char *msg;   /* room for the start message (the child's own copy of a parent buffer) */
+  char **ptrs; /* room for argv and envp */
 } ll__child_t;
+
+/* The start message, parent to child: this header, then argv's and envp's strings, each
+ * NUL-terminated, in order; offsets count from the header's first byte. The fds travel in
+ * SCM_RIGHTS; fd fields are indexes into them (-1: none). */
+typedef struct ll__start {
+  char kind; /* 'S' */
+  uint32_t nargv, nenv, nlate;
+  uint32_t path, cwd; /* offsets */
+  int32_t stdout_fd;
+  struct {
+    uint32_t kind; /* LL__M_TREE or LL__M_BIND */
+    uint32_t dst, src; /* offsets (src 0 for a tree) */
+    uint64_t flags;
+    int32_t fd;
+  } late[LL__SB_MAX_MOUNTS];
+} ll__start_t;
+
+#define START_MAX (sizeof(ll__start_t) + LL_SANDBOX_ARGS_MAX + 4 * 4096)
+#define START_PTRS 8192 /* argv + envp entries, with their NULLs */
+#define START_FDS (1 + LL__SB_MAX_MOUNTS)
 
 typedef struct ll__msg {
   char kind; /* 'E' error, 'L' listening socket (in SCM_RIGHTS) */
@@ -364,6 +399,15 @@ static void send_fd(const ll__child_t *c, int fd) {
   if (n < 0) child_fail(c, errno, "sending the listening socket", NULL);
 }
 
+/* Sends the parent a message of kind `what` with nothing else. */
+static void tell_parent(const ll__child_t *c, char what) {
+  ll__msg_t m;
+  memset(&m, 0, sizeof m);
+  m.kind = what;
+  while (send(c->sync_fd, &m, sizeof m, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
+}
+
 /* Blocks until the parent sends `what`; exits quietly when the parent gave up on us. */
 static void wait_for(const ll__child_t *c, char what) {
   char got = 0;
@@ -371,6 +415,97 @@ static void wait_for(const ll__child_t *c, char what) {
   do n = read(c->sync_fd, &got, 1);
   while (n < 0 && errno == EINTR);
   if (n != 1 || got != what) _exit(126);
+}
+
+/* What the start message says, in the child's terms. */
+typedef struct ll__started {
+  const char *path, *cwd;
+  char **argv, **envp;
+  int out_fd;
+  ll__mstep_t late[LL__SB_MAX_MOUNTS];
+  size_t nlate;
+} ll__started_t;
+
+/* A NUL-terminated string at offset off of the n-byte message, or NULL. */
+static const char *msg_str(const char *m, size_t n, uint32_t off) {
+  if (off < sizeof(ll__start_t) || off >= n) return NULL;
+  return memchr(m + off, '\0', n - off) ? m + off : NULL;
+}
+
+/* Waits for the start message and reads it into c->msg and st; exits quietly when the parent
+ * gave up on us (EOF). */
+static void receive_start(const ll__child_t *c, ll__started_t *st) {
+  union {
+    char buf[CMSG_SPACE(START_FDS * sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct iovec iov = {c->msg, START_MAX};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+  ssize_t n;
+  do n = recvmsg(c->sync_fd, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) _exit(126);
+  int fds[START_FDS], nfds = 0;
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+  if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+    nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    if (nfds > START_FDS) nfds = START_FDS;
+    memcpy(fds, CMSG_DATA(cm), (size_t)nfds * sizeof(int));
+  }
+  const ll__start_t *h = (const ll__start_t *)c->msg;
+  size_t len = (size_t)n;
+  if (len < sizeof *h || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || h->kind != 'S' ||
+      h->nlate > LL__SB_MAX_MOUNTS || (uint64_t)h->nargv + h->nenv + 2 > START_PTRS)
+    child_fail(c, EPROTO, "reading the start message", NULL);
+  st->path = msg_str(c->msg, len, h->path);
+  st->cwd = msg_str(c->msg, len, h->cwd);
+  st->out_fd = h->stdout_fd >= 0 && h->stdout_fd < nfds ? fds[h->stdout_fd] : -1;
+  /* argv, then envp: consecutive strings after the header */
+  size_t off = sizeof *h;
+  char **p = c->ptrs;
+  st->argv = p;
+  for (uint32_t i = 0; i < h->nargv + h->nenv; i++) {
+    const char *str = msg_str(c->msg, len, (uint32_t)off);
+    if (!str) child_fail(c, EPROTO, "reading the start message", "argv");
+    if (i == h->nargv) {
+      *p++ = NULL;
+      st->envp = p;
+    }
+    *p++ = (char *)str;
+    off += strlen(str) + 1;
+  }
+  if (h->nenv == 0) {
+    *p++ = NULL;
+    st->envp = p;
+  }
+  *p = NULL;
+  st->nlate = h->nlate;
+  for (uint32_t i = 0; i < h->nlate; i++) {
+    ll__mstep_t *m = &st->late[i];
+    memset(m, 0, sizeof *m);
+    m->kind = (ll__mkind_t)h->late[i].kind;
+    m->dst = (char *)msg_str(c->msg, len, h->late[i].dst);
+    m->src = h->late[i].src ? (char *)msg_str(c->msg, len, h->late[i].src) : NULL;
+    m->flags = (unsigned long)h->late[i].flags;
+    m->fd = h->late[i].fd >= 0 && h->late[i].fd < nfds ? fds[h->late[i].fd] : -1;
+    bool ok = m->dst && strlen(m->dst) > strlen(LL__NEWROOT) &&
+              (m->kind == LL__M_TREE ? m->fd >= 0 : m->kind == LL__M_BIND && m->src);
+    if (!ok) child_fail(c, EPROTO, "reading the start message", "mounts");
+    m->what = m->dst + strlen(LL__NEWROOT);
+  }
+  if (!st->path || !st->cwd || h->nargv == 0) child_fail(c, EPROTO, "reading the start message", NULL);
+}
+
+/* Closes every fd from 3 up but a and b. */
+static void close_except(int a, int b) {
+  int lo = a < b ? a : b, hi = a < b ? b : a;
+  unsigned ranges[3][2] = {{3, (unsigned)lo - 1}, {(unsigned)lo + 1, (unsigned)hi - 1},
+                           {(unsigned)hi + 1, ~0U}};
+  for (int i = 0; i < 3; i++) {
+    if (ranges[i][0] > ranges[i][1]) continue;
+    if (syscall(SYS_close_range, ranges[i][0], ranges[i][1], 0) == 0) continue;
+    for (unsigned fd = ranges[i][0]; fd <= ranges[i][1] && fd < 65536; fd++) close((int)fd);
+  }
 }
 
 static void __attribute__((noreturn)) child_main(ll__child_t *c) {
@@ -385,8 +520,11 @@ static void __attribute__((noreturn)) child_main(ll__child_t *c) {
   }
   c->sync_fd = move_high(c->sync_fd);
   c->null_fd = move_high(c->null_fd);
-  c->out_fd = move_high(c->out_fd);
   if (c->sync_fd < 0 || c->null_fd < 0) _exit(126);
+  /* Nothing else of the daemon's stays open in here: close-on-exec is not enough, a prepared
+   * sandbox waits (a copy of a client's connection or of a listening socket would keep it
+   * open after the daemon closed it). */
+  close_except(c->sync_fd, c->null_fd);
 
   /* Wait until the parent has written our uid/gid maps. */
   wait_for(c, 'G');
@@ -407,11 +545,8 @@ static void __attribute__((noreturn)) child_main(ll__child_t *c) {
     if (sethostname(h, strlen(h)) < 0) child_fail(c, errno, "sethostname", h);
   }
 
-  if (c->plan) {
-    const char *op = NULL, *path = NULL;
-    int rc = ll__mounts_apply(c->plan, &op, &path);
-    if (rc < 0) child_fail(c, -rc, op, path);
-  }
+  const char *op = NULL, *path = NULL;
+  if (c->plan && ll__mounts_build(c->plan, &op, &path) < 0) child_fail(c, errno, op, path);
 
   if (c->netns) {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -430,10 +565,6 @@ static void __attribute__((noreturn)) child_main(ll__child_t *c) {
     }
   }
 
-  /* stdin /dev/null, stdout and stderr the caller's fd. */
-  int out = c->out_fd >= 0 ? c->out_fd : c->null_fd;
-  if (dup2(c->null_fd, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) child_fail(c, errno, "dup2", NULL);
-
   struct rlimit rl = {c->nofile, c->nofile};
   if (setrlimit(RLIMIT_NOFILE, &rl) < 0) child_fail(c, errno, "setrlimit", "RLIMIT_NOFILE");
   rl.rlim_cur = rl.rlim_max = 0;
@@ -448,6 +579,18 @@ static void __attribute__((noreturn)) child_main(ll__child_t *c) {
   /* Our own cgroup namespace, rooted at the sandbox's cgroup, so /proc/self/cgroup shows nothing
    * of the host's layout. Best effort. */
   if (c->privileged) unshare(CLONE_NEWCGROUP);
+  /* A prepared sandbox waiting in a pool dies with the daemon, and says what it is in ps. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  prctl(PR_SET_NAME, "ll-sandbox-wait", 0, 0, 0);
+  tell_parent(c, 'R');
+
+  ll__started_t st;
+  receive_start(c, &st);
+  if (c->plan && ll__mounts_finish(st.late, st.nlate, &op, &path) < 0) child_fail(c, errno, op, path);
+
+  /* stdin /dev/null, stdout and stderr the caller's fd. */
+  int out = st.out_fd >= 0 ? st.out_fd : c->null_fd;
+  if (dup2(c->null_fd, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) child_fail(c, errno, "dup2", NULL);
 
   /* Capabilities: the bounding set goes first (dropping it needs CAP_SETPCAP, which the uid
    * change below takes away), then the ambient set, then the identity, then whatever the uid
@@ -467,7 +610,7 @@ static void __attribute__((noreturn)) child_main(ll__child_t *c) {
   struct __user_cap_data_struct cd[2];
   memset(cd, 0, sizeof cd);
   if (syscall(SYS_capset, &ch, cd) < 0) child_fail(c, errno, "capset", NULL);
-  /* Die with the daemon (set after the uid change, which clears it). */
+  /* Die with the daemon (again: the uid change cleared it). */
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(c, errno, "PR_SET_NO_NEW_PRIVS", NULL);
@@ -480,12 +623,12 @@ static void __attribute__((noreturn)) child_main(ll__child_t *c) {
   if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
     for (int fd = 3; fd < 65536; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
-  if (chdir(c->cwd) < 0) child_fail(c, errno, "chdir", c->cwd);
+  if (chdir(st.cwd) < 0) child_fail(c, errno, "chdir", st.cwd);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  execve(c->path, c->spec->argv, c->envp);
-  child_fail(c, errno, "execve", c->path);
+  execve(st.path, st.argv, st.envp);
+  child_fail(c, errno, "execve", st.path);
 }
 
 /* ---- the parent ---------------------------------------------------------------------------- */
@@ -543,14 +686,17 @@ static bool tell(int sync_fd, char what) {
   return n == 1;
 }
 
-/* Reads the child's messages until the exec (EOF). 0, or -1 with err. */
-static int await_exec(int sync_fd, int *listen_fd, ll_err_t *err) {
+/* Reads the child's messages until `until` arrives ('R': it is ready and waiting) or, with
+ * until 0, until EOF (the exec closed the child's end — or it died: its status will say).
+ * A listening socket it sends ('L') goes to *listen_fd. 0, or -1 with err. */
+static int await_child(int sync_fd, char until, int *listen_fd, ll_err_t *err) {
   for (;;) {
     struct pollfd p = {sync_fd, POLLIN, 0};
     int r = poll(&p, 1, START_TIMEOUT_MS);
     if (r < 0 && errno == EINTR) continue;
     if (r == 0)
-      return ll_err_set(err, ETIMEDOUT, "sandbox: the child did not reach exec in %d ms", START_TIMEOUT_MS);
+      return ll_err_set(err, ETIMEDOUT, "sandbox: the child did not reach %s in %d ms",
+                        until ? "its waiting point" : "exec", START_TIMEOUT_MS);
     ll__msg_t m;
     union {
       char buf[CMSG_SPACE(sizeof(int))];
@@ -562,7 +708,10 @@ static int await_exec(int sync_fd, int *listen_fd, ll_err_t *err) {
     ssize_t n = recvmsg(sync_fd, &mh, MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return ll_err_set(err, errno, "sandbox: reading from the child: %s", ename(errno));
-    if (n == 0) return 0; /* exec closed the child's end (or it died: its status will say) */
+    if (n == 0) {
+      if (!until) return 0;
+      return ll_err_set(err, EPIPE, "sandbox: the child died while being prepared");
+    }
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
     int fd = -1;
     if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
@@ -576,20 +725,17 @@ static int await_exec(int sync_fd, int *listen_fd, ll_err_t *err) {
       m.text[sizeof m.text - 1] = '\0';
       return ll_err_set(err, m.code > 0 ? m.code : EIO, "sandbox: %s", m.text);
     }
+    if (until && m.kind == until) return 0;
     return ll_err_set(err, EPROTO, "sandbox: unexpected message from the child");
   }
 }
 
-int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *pid_out, int *pidfd_out,
-                      int *listen_fd_out, ll_err_t *err) {
+int ll_sandbox_prepare(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, ll_err_t *err) {
   *out = NULL;
-  *pid_out = -1;
-  *pidfd_out = -1;
-  *listen_fd_out = -1;
-  if (!spec->path || !spec->argv || !spec->argv[0])
-    return ll_err_set(err, EINVAL, "sandbox: no program to run");
   if (!ll__cg_name_ok(spec->name, false))
     return ll_err_set(err, EINVAL, "sandbox: invalid name \"%s\"", spec->name ? spec->name : "(null)");
+  if (spec->nmounts > LL__SB_MAX_MOUNTS)
+    return ll_err_set(err, EINVAL, "sandbox: %zu mounts (at most %d)", spec->nmounts, LL__SB_MAX_MOUNTS);
   ensure_probed();
   pthread_mutex_lock(&g.lock);
   ll_sandbox_caps_t caps = g.caps;
@@ -600,15 +746,18 @@ int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *
 
   ll_sandbox_t *sb = ll_calloc(1, sizeof *sb);
   sb->pid = -1;
+  sb->sync_fd = sb->pidfd = sb->listen_fd = -1;
   if (slot_alloc(&sb->slot) < 0) {
     free(sb);
     return ll_err_set(err, EAGAIN, "sandbox: all %u sandbox uids are in use", LL__SB_NSLOTS);
   }
   sb->pidns = caps.pid_ns;
+  sb->mountns = caps.mount_ns;
+  sb->nmounts = spec->nmounts;
+  for (size_t i = 0; i < spec->nmounts; i++)
+    sb->mount_points[i] = ll_strdup(spec->mounts[i].sandbox_path ? spec->mounts[i].sandbox_path : "");
   ll__mplan_t plan = {0};
-  char *path = NULL, *cwd = NULL;
-  int sync[2] = {-1, -1}, null_fd = -1, pidfd = -1, listen_fd = -1;
-  static char *const empty_env[] = {NULL};
+  int sync[2] = {-1, -1}, null_fd = -1;
 
   /* Who the program is: uid 993 inside a user namespace; else, as root, a host uid of its own;
    * else (unprivileged, no user namespace) the daemon's own uid. */
@@ -638,8 +787,6 @@ int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *
   c.seccomp = caps.seccomp;
   c.prog = ll__seccomp_program();
   c.cap_last = cap_last;
-  c.envp = spec->envp ? spec->envp : empty_env;
-  c.out_fd = spec->stdout_fd;
   struct rlimit cur;
   getrlimit(RLIMIT_NOFILE, &cur);
   c.nofile = spec->nofile ? spec->nofile : 1024;
@@ -647,6 +794,9 @@ int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *
   /* RLIMIT_NPROC counts a uid's processes: a backstop only where the uid is the sandbox's own. */
   bool pids_cgroup = cg_ops && (cg_ops->controllers() & LL__CG_PIDS);
   if (spec->pids_max && !pids_cgroup && root) c.nproc = spec->pids_max;
+  /* The child's copies of these are its room for the start message; ours go after the clone. */
+  c.msg = ll_malloc(START_MAX);
+  c.ptrs = ll_calloc(START_PTRS, sizeof *c.ptrs);
 
   if (caps.mount_ns) {
     if (ll__mounts_plan(&plan, spec, c.uid, c.gid, caps.pid_ns ? "" : "hidepid=2", err) < 0) {
@@ -654,13 +804,6 @@ int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *
       goto fail;
     }
     c.plan = &plan;
-    c.path = spec->path;
-    c.cwd = spec->cwd ? spec->cwd : "/";
-  } else {
-    path = host_path(spec, spec->path);
-    cwd = host_path(spec, spec->cwd ? spec->cwd : "/");
-    c.path = path;
-    c.cwd = cwd;
   }
 
   ll__cgroup_limits_t lim = {spec->memory_bytes, spec->cpu_millis, spec->cpu_hard,
@@ -683,11 +826,11 @@ int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *
   }
   /* No network namespace to make it in: the caller still gets its socket, on the host. */
   if (spec->listen_port && !c.netns) {
-    listen_fd = listen_loopback(spec->listen_port);
-    if (listen_fd < 0) {
-      ll_err_set(err, -listen_fd, "sandbox: listening on 127.0.0.1:%u: %s", spec->listen_port,
-                 ename(-listen_fd));
-      listen_fd = -1;
+    sb->listen_fd = listen_loopback(spec->listen_port);
+    if (sb->listen_fd < 0) {
+      ll_err_set(err, -sb->listen_fd, "sandbox: listening on 127.0.0.1:%u: %s", spec->listen_port,
+                 ename(-sb->listen_fd));
+      sb->listen_fd = -1;
       goto fail;
     }
   }
@@ -716,7 +859,7 @@ int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   bool in_cgroup = false;
-  pid_t pid = spawn(flags, sb->cg ? cg_ops->clone_fd(sb->cg) : -1, &pidfd, &in_cgroup);
+  pid_t pid = spawn(flags, sb->cg ? cg_ops->clone_fd(sb->cg) : -1, &sb->pidfd, &in_cgroup);
   if (pid == 0) child_main(&c);
   int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -727,7 +870,7 @@ int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *
     goto fail;
   }
   sb->pid = pid;
-  if (pidfd < 0 && caps.pidfd) pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (sb->pidfd < 0 && caps.pidfd) sb->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 
   if (caps.user_ns) {
     char map[128];
@@ -765,44 +908,169 @@ int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *
   }
   if (alive) alive = tell(sync[0], 'C');
   /* A child that is gone has left its error message behind; read it either way. */
-  if (await_exec(sync[0], &listen_fd, err) < 0) goto fail;
+  if (await_child(sync[0], 'R', &sb->listen_fd, err) < 0) goto fail;
   if (!alive) {
-    ll_err_set(err, EPIPE, "sandbox: the child died before exec");
+    ll_err_set(err, EPIPE, "sandbox: the child died while being prepared");
     goto fail;
   }
-  if (spec->listen_port && listen_fd < 0) {
+  if (spec->listen_port && sb->listen_fd < 0) {
     ll_err_set(err, EPROTO, "sandbox: the child sent no listening socket");
     goto fail;
   }
 
-  close(sync[0]);
+  sb->sync_fd = sync[0];
   close(null_fd);
   ll__mounts_plan_free(&plan);
-  free(path);
-  free(cwd);
+  free(c.msg);
+  free(c.ptrs);
   *out = sb;
-  *pid_out = pid;
-  *pidfd_out = pidfd;
-  *listen_fd_out = listen_fd;
   return 0;
 
 fail:
-  if (sb->pid > 0) {
-    kill(sb->pid, SIGKILL);
-    while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR) {
-    }
-    sb->reaped = true;
-  }
-  if (pidfd >= 0) close(pidfd);
-  if (listen_fd >= 0) close(listen_fd);
   if (sync[0] >= 0) close(sync[0]);
   if (sync[1] >= 0) close(sync[1]);
   if (null_fd >= 0) close(null_fd);
   ll__mounts_plan_free(&plan);
-  free(path);
-  free(cwd);
+  free(c.msg);
+  free(c.ptrs);
   ll_sandbox_destroy(sb);
   return -1;
+}
+
+/* Appends NUL-terminated s to the message at *len; its offset. */
+static uint32_t put_str(char *m, size_t *len, const char *s) {
+  size_t l = strlen(s) + 1;
+  uint32_t off = (uint32_t)*len;
+  memcpy(m + *len, s, l);
+  *len += l;
+  return off;
+}
+
+int ll_sandbox_start(ll_sandbox_t *sb, const ll_sandbox_spec_t *spec, pid_t *pid_out,
+                     int *pidfd_out, int *listen_fd_out, ll_err_t *err) {
+  *pid_out = -1;
+  *pidfd_out = -1;
+  *listen_fd_out = -1;
+  if (!spec->path || !spec->argv || !spec->argv[0])
+    return ll_err_set(err, EINVAL, "sandbox: no program to run");
+  if (sb->started || sb->sync_fd < 0)
+    return ll_err_set(err, EINVAL, "sandbox: already started");
+  bool same = spec->nmounts == sb->nmounts;
+  for (size_t i = 0; same && i < spec->nmounts; i++)
+    same = spec->mounts[i].sandbox_path && strcmp(spec->mounts[i].sandbox_path, sb->mount_points[i]) == 0;
+  if (!same) return ll_err_set(err, EINVAL, "sandbox: the mounts differ from the prepared ones");
+  if (sb->pidfd >= 0) { /* a waiting sandbox that died (killed from outside) cannot start */
+    struct pollfd p = {sb->pidfd, POLLIN, 0};
+    if (poll(&p, 1, 0) > 0) return ll_err_set(err, ECHILD, "sandbox: the prepared sandbox is gone");
+  }
+  static char *const empty_env[] = {NULL};
+  char *const *envp = spec->envp ? spec->envp : empty_env;
+  size_t nargv = 0, nenv = 0, need = sizeof(ll__start_t);
+  for (; spec->argv[nargv]; nargv++) need += strlen(spec->argv[nargv]) + 1;
+  for (; envp[nenv]; nenv++) need += strlen(envp[nenv]) + 1;
+  if (need - sizeof(ll__start_t) > LL_SANDBOX_ARGS_MAX || nargv + nenv + 2 > START_PTRS)
+    return ll_err_set(err, E2BIG, "sandbox: argv and environment exceed %d bytes", LL_SANDBOX_ARGS_MAX);
+
+  ll__mplan_t late = {0};
+  char *path = NULL, *cwd = NULL;
+  if (sb->mountns) {
+    if (ll__mounts_late(&late, spec, err) < 0) return ll_err_wrap(err, "sandbox");
+  } else { /* no root of its own: the program sees host paths */
+    path = host_path(spec, spec->path);
+    cwd = host_path(spec, spec->cwd ? spec->cwd : "/");
+  }
+  const char *p = path ? path : spec->path, *d = cwd ? cwd : spec->cwd ? spec->cwd : "/";
+  need += strlen(p) + strlen(d) + 2;
+  for (size_t i = 0; i < late.n; i++)
+    need += strlen(late.steps[i].dst) + 1 + (late.steps[i].src ? strlen(late.steps[i].src) + 1 : 0);
+  char *m = ll_calloc(1, need);
+  ll__start_t *h = (ll__start_t *)m;
+  h->kind = 'S';
+  h->nargv = (uint32_t)nargv;
+  h->nenv = (uint32_t)nenv;
+  h->nlate = (uint32_t)late.n;
+  size_t len = sizeof *h;
+  for (size_t i = 0; i < nargv; i++) put_str(m, &len, spec->argv[i]);
+  for (size_t i = 0; i < nenv; i++) put_str(m, &len, envp[i]);
+  h->path = put_str(m, &len, p);
+  h->cwd = put_str(m, &len, d);
+  int fds[START_FDS], nfds = 0;
+  h->stdout_fd = -1;
+  if (spec->stdout_fd >= 0) {
+    h->stdout_fd = nfds;
+    fds[nfds++] = spec->stdout_fd;
+  }
+  for (size_t i = 0; i < late.n; i++) {
+    const ll__mstep_t *st = &late.steps[i];
+    h->late[i].kind = (uint32_t)st->kind;
+    h->late[i].dst = put_str(m, &len, st->dst);
+    h->late[i].src = st->src ? put_str(m, &len, st->src) : 0;
+    h->late[i].flags = st->flags;
+    h->late[i].fd = -1;
+    if (st->fd >= 0) {
+      h->late[i].fd = nfds;
+      fds[nfds++] = st->fd;
+    }
+  }
+  union {
+    char buf[CMSG_SPACE(START_FDS * sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  memset(&u, 0, sizeof u);
+  struct iovec iov = {m, len};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (nfds) {
+    mh.msg_control = u.buf;
+    mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+    memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
+  }
+  ssize_t n;
+  do n = sendmsg(sb->sync_fd, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  int send_errno = errno;
+  free(m);
+  free(path);
+  free(cwd);
+  ll__mounts_plan_free(&late); /* the child has its own copies of the trees now */
+  if (n < 0) {
+    if (send_errno == EPIPE || send_errno == ECONNRESET)
+      return ll_err_set(err, ECHILD, "sandbox: the prepared sandbox is gone");
+    return ll_err_set(err, send_errno, "sandbox: sending the start message: %s", ename(send_errno));
+  }
+  int unused = -1;
+  int rc = await_child(sb->sync_fd, 0, &unused, err);
+  if (unused >= 0) close(unused);
+  close(sb->sync_fd);
+  sb->sync_fd = -1;
+  sb->started = true;
+  if (rc < 0) return -1;
+  *pid_out = sb->pid;
+  *pidfd_out = sb->pidfd;
+  *listen_fd_out = sb->listen_fd;
+  sb->pidfd = sb->listen_fd = -1; /* the caller's now */
+  return 0;
+}
+
+int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *pid_out, int *pidfd_out,
+                      int *listen_fd_out, ll_err_t *err) {
+  *out = NULL;
+  *pid_out = -1;
+  *pidfd_out = -1;
+  *listen_fd_out = -1;
+  if (!spec->path || !spec->argv || !spec->argv[0])
+    return ll_err_set(err, EINVAL, "sandbox: no program to run");
+  ll_sandbox_t *sb;
+  if (ll_sandbox_prepare(spec, &sb, err) < 0) return -1;
+  if (ll_sandbox_start(sb, spec, pid_out, pidfd_out, listen_fd_out, err) < 0) {
+    ll_sandbox_destroy(sb);
+    return -1;
+  }
+  *out = sb;
+  return 0;
 }
 
 /* ---- after the launch ---------------------------------------------------------------------- */
@@ -872,6 +1140,10 @@ void ll_sandbox_destroy(ll_sandbox_t *sb) {
     }
     sb->cg_ops->free(sb->cg);
   }
+  if (sb->sync_fd >= 0) close(sb->sync_fd);
+  if (sb->pidfd >= 0) close(sb->pidfd);
+  if (sb->listen_fd >= 0) close(sb->listen_fd);
+  for (size_t i = 0; i < sb->nmounts; i++) free(sb->mount_points[i]);
   slot_free(sb->slot);
   free(sb);
 }
@@ -879,6 +1151,7 @@ void ll_sandbox_destroy(ll_sandbox_t *sb) {
 int ll__sandbox_nprocs(const ll_sandbox_t *sb) { return sb->cg ? sb->cg_ops->nprocs(sb->cg) : -1; }
 
 uid_t ll__sandbox_host_uid(const ll_sandbox_t *sb) { return sb->host_uid; }
+pid_t ll__sandbox_pid(const ll_sandbox_t *sb) { return sb->pid; }
 uid_t ll_sandbox_host_uid(const ll_sandbox_t *sb) { return sb->host_uid; }
 
 bool ll_sandbox_is_sandbox_uid(uid_t uid) {

@@ -18,7 +18,11 @@
  * in its user namespace, could not even look them up. So the parent — which can — clones each
  * into a detached mount tree (open_tree, OPEN_TREE_CLONE), makes it read-only, and the child
  * only moves that tree into place (move_mount). Where the kernel lacks the new mount API, the
- * child binds the host path itself, as for the system directories. */
+ * child binds the host path itself, as for the system directories.
+ *
+ * The child runs the plan in two halves so that a warm pool can keep sandboxes waiting between
+ * them: build (everything but the caller's mounts) before the program is known, finish (the
+ * caller's mounts, read-only root, the final pivot) once it is. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -35,7 +39,7 @@
 #include "core/mem.h"
 #include "sandbox/sandbox_int.h"
 
-#define NEWROOT "/newroot"
+#define NEWROOT LL__NEWROOT
 #define OLDROOT "/oldroot"
 #define SCRATCH "/tmp" /* any host directory would do; it is covered only in our namespace */
 
@@ -192,7 +196,7 @@ int ll__mounts_plan(ll__mplan_t *plan, const ll_sandbox_spec_t *spec, uid_t uid,
   ll__mstep_t *proc = add(plan, LL__M_PROC, "/proc");
   proc->src = ll_strdup(proc_opts ? proc_opts : "");
 
-  /* The caller's mounts, in order. */
+  /* Mount points for the caller's mounts; what goes on them comes at start (ll__mounts_late). */
   for (size_t i = 0; i < spec->nmounts; i++) {
     const ll_sandbox_mount_t *m = &spec->mounts[i];
     if (!inside_path_ok(m->sandbox_path)) {
@@ -200,37 +204,48 @@ int ll__mounts_plan(ll__mplan_t *plan, const ll_sandbox_spec_t *spec, uid_t uid,
       return ll_err_set(err, EINVAL, "mount %s: not an absolute normalized path",
                         m->sandbox_path ? m->sandbox_path : "(null)");
     }
+    struct stat st;
+    if (!m->host_path || stat(m->host_path, &st) < 0 || S_ISDIR(st.st_mode)) {
+      add_dir(plan, m->sandbox_path);
+    } else {
+      add_parent_dir(plan, m->sandbox_path);
+      add(plan, LL__M_MKFILE, m->sandbox_path);
+    }
+  }
+  return 0;
+}
+
+int ll__mounts_late(ll__mplan_t *late, const ll_sandbox_spec_t *spec, ll_err_t *err) {
+  memset(late, 0, sizeof *late);
+  for (size_t i = 0; i < spec->nmounts; i++) {
+    const ll_sandbox_mount_t *m = &spec->mounts[i];
     char real[PATH_MAX];
     struct stat st;
     if (!m->host_path || !realpath(m->host_path, real) || stat(real, &st) < 0) {
       int e = m->host_path ? errno : EINVAL;
-      ll__mounts_plan_free(plan);
+      ll__mounts_plan_free(late);
       return ll_err_set(err, e, "mount %s: %s: %s", m->sandbox_path, m->host_path ? m->host_path : "(null)",
                         strerrorname_np(e));
     }
     int tree = open_tree(AT_FDCWD, real, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-    if (tree >= 0) {
-      struct mount_attr attr = {
-          .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->writable ? 0 : MOUNT_ATTR_RDONLY),
-      };
-      if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
-        int e = errno;
-        close(tree);
-        ll__mounts_plan_free(plan);
-        return ll_err_set(err, e, "mount %s: mount_setattr %s: %s", m->sandbox_path, real,
-                          strerrorname_np(e));
-      }
-      if (S_ISDIR(st.st_mode)) {
-        add_dir(plan, m->sandbox_path);
-      } else {
-        add_parent_dir(plan, m->sandbox_path);
-        add(plan, LL__M_MKFILE, m->sandbox_path);
-      }
-      ll__mstep_t *t = add(plan, LL__M_TREE, m->sandbox_path);
-      t->fd = tree;
-    } else {
-      add_bind(plan, real, m->sandbox_path, S_ISDIR(st.st_mode), !m->writable);
+    if (tree < 0) { /* no new mount API: the child binds the host path itself */
+      ll__mstep_t *s = add(late, LL__M_BIND, m->sandbox_path);
+      s->src = ll_sprintf(OLDROOT "%s", real);
+      s->flags = bind_flags(real, !m->writable);
+      continue;
     }
+    struct mount_attr attr = {
+        .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->writable ? 0 : MOUNT_ATTR_RDONLY),
+    };
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+      int e = errno;
+      close(tree);
+      ll__mounts_plan_free(late);
+      return ll_err_set(err, e, "mount %s: mount_setattr %s: %s", m->sandbox_path, real,
+                        strerrorname_np(e));
+    }
+    ll__mstep_t *t = add(late, LL__M_TREE, m->sandbox_path);
+    t->fd = tree;
   }
   return 0;
 }
@@ -304,15 +319,16 @@ static int step(const ll__mstep_t *s, const char **op) {
   return -EINVAL;
 }
 
-int ll__mounts_apply(const ll__mplan_t *plan, const char **op, const char **path) {
-#define TRY(call, o, p)      \
-  do {                       \
-    if ((call) < 0) {        \
-      *op = (o);             \
-      *path = (p);           \
-      return -errno;         \
-    }                        \
+#define TRY(call, o, p)                                                                          \
+  do {                                                                                           \
+    if ((call) < 0) {                                                                            \
+      *op = (o);                                                                                 \
+      *path = (p);                                                                               \
+      return -errno;                                                                             \
+    }                                                                                            \
   } while (0)
+
+int ll__mounts_build(const ll__mplan_t *plan, const char **op, const char **path) {
   /* Nothing we mount may propagate back to the host (nor the host's later mounts to us). */
   TRY(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "making mounts private", "/");
   TRY(mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64k"), "mount scratch tmpfs",
@@ -331,6 +347,18 @@ int ll__mounts_apply(const ll__mplan_t *plan, const char **op, const char **path
       return rc;
     }
   }
+  return 0;
+}
+
+int ll__mounts_finish(const ll__mstep_t *late, size_t n, const char **op, const char **path) {
+  for (size_t i = 0; i < n; i++) {
+    int rc = step(&late[i], op);
+    if (rc < 0) {
+      *path = late[i].what;
+      errno = -rc;
+      return rc;
+    }
+  }
   TRY(mount(NULL, NEWROOT, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL),
       "remount read-only", "/");
   /* pivot_root(".", ".") stacks the old root on top of the new one; detaching "." then drops the
@@ -340,5 +368,5 @@ int ll__mounts_apply(const ll__mplan_t *plan, const char **op, const char **path
   TRY(umount2(".", MNT_DETACH), "detaching the host's root", "/");
   TRY(chdir("/"), "chdir", "/");
   return 0;
-#undef TRY
 }
+#undef TRY

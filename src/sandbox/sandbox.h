@@ -86,6 +86,22 @@ typedef struct ll_sandbox ll_sandbox_t;
  * exec travels back as one message through the sync pipe. Blocking; takes a few ms. */
 int ll_sandbox_launch(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, pid_t *pid, int *pidfd,
                       int *listen_fd, ll_err_t *err);
+/* The two halves of ll_sandbox_launch, for a warm pool of sandboxes made before they are
+ * needed. ll_sandbox_prepare does everything that does not depend on the program —
+ * namespaces, uid/gid maps, the cgroup and its limits, the root filesystem with mount points
+ * for shape->mounts (a NULL host_path means a directory), the network namespace and its
+ * listening socket, rlimits — and leaves the sandbox's first process waiting (blocking, a few
+ * ms). Of shape it reads everything but path, argv, envp, cwd, stdout_fd and the mounts' host
+ * paths. ll_sandbox_start hands that process the rest (spec: the same shape, the same mounts
+ * in the same order); it puts the mounts in place, pivots into its root, drops its privileges
+ * and execs (blocking, a fraction of a millisecond), and start returns what launch does. A
+ * start that fails (-1 with err; ECHILD when the waiting process had died) leaves sb the
+ * caller's to destroy; so does a sandbox never started. argv and envp together are limited to
+ * LL_SANDBOX_ARGS_MAX bytes (E2BIG). */
+#define LL_SANDBOX_ARGS_MAX (128 * 1024)
+int ll_sandbox_prepare(const ll_sandbox_spec_t *shape, ll_sandbox_t **out, ll_err_t *err);
+int ll_sandbox_start(ll_sandbox_t *sb, const ll_sandbox_spec_t *spec, pid_t *pid, int *pidfd,
+                     int *listen_fd, ll_err_t *err);
 /* The host uid the program runs as (its sockets and files are owned by it on the host). */
 uid_t ll_sandbox_host_uid(const ll_sandbox_t *sb);
 /* Whether uid is one the launcher gives sandboxed programs (a root daemon's range). */

@@ -23,6 +23,8 @@
 #define LL__SB_USER "sbx_user1051"
 #define LL__SB_HOST_BASE 200000u
 #define LL__SB_NSLOTS 65536u
+/* Most mounts a spec may ask for (the engine uses two: /var/task and /opt). */
+#define LL__SB_MAX_MOUNTS 8
 
 /* ---- cgroups -------------------------------------------------------------------------------- */
 
@@ -129,17 +131,29 @@ typedef struct ll__mplan {
   size_t n, cap;
 } ll__mplan_t;
 
+/* Where the child assembles the new root before pivoting into it (a step's dst is this plus
+ * the inside path). */
+#define LL__NEWROOT "/newroot"
+
 /* In the parent: the steps that build the sandbox's root for spec (host system directories
- * read-only, a minimal /etc with passwd/group for uid/gid, /tmp, /dev, /proc, spec->mounts).
- * proc_opts is the /proc mount's option string ("" or "hidepid=2"). -1 with err when a spec
- * mount's host path is unusable. */
+ * read-only, a minimal /etc with passwd/group for uid/gid, /tmp, /dev, /proc, and mount points
+ * for spec->mounts — a spec mount whose host_path is NULL or a directory gets a directory).
+ * proc_opts is the /proc mount's option string ("" or "hidepid=2"). -1 with err on a bad
+ * sandbox path. */
 int ll__mounts_plan(ll__mplan_t *plan, const ll_sandbox_spec_t *spec, uid_t uid, gid_t gid,
                     const char *proc_opts, ll_err_t *err);
+/* In the parent, at start: the steps that put spec->mounts on their mount points — a detached,
+ * read-only clone of each host tree (LL__M_TREE, fd owned by late) or, without the new mount
+ * API, a bind of the host path (LL__M_BIND). -1 with err when a host path is unusable. */
+int ll__mounts_late(ll__mplan_t *late, const ll_sandbox_spec_t *spec, ll_err_t *err);
 void ll__mounts_plan_free(ll__mplan_t *plan);
-/* In the child, inside its new mount namespace: builds the root from the plan, pivot_roots into
- * it and detaches the host's tree. Allocates nothing. 0, or -errno with *op naming the call
- * and *path the inside path it failed on. */
-int ll__mounts_apply(const ll__mplan_t *plan, const char **op, const char **path);
+/* In the child, inside its new mount namespace, in two halves that allocate nothing. build:
+ * pivots into a scratch root (the host's tree at /oldroot) and assembles the new root at
+ * LL__NEWROOT from the plan. finish: runs the late steps, makes the root read-only, pivots
+ * into it and detaches the host's tree. 0, or -errno with *op naming the call and *path the
+ * inside path it failed on. */
+int ll__mounts_build(const ll__mplan_t *plan, const char **op, const char **path);
+int ll__mounts_finish(const ll__mstep_t *late, size_t n, const char **op, const char **path);
 
 /* ---- seccomp (seccomp.c) ------------------------------------------------------------------ */
 
@@ -160,5 +174,7 @@ void ll__sandbox_restrict(const ll_sandbox_caps_t *allowed, const char *force_cg
 int ll__sandbox_nprocs(const ll_sandbox_t *sb);
 /* The host uid the program runs as. */
 uid_t ll__sandbox_host_uid(const ll_sandbox_t *sb);
+/* The first process's pid (also of a prepared sandbox not yet started). */
+pid_t ll__sandbox_pid(const ll_sandbox_t *sb);
 
 #endif

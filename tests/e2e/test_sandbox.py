@@ -239,7 +239,7 @@ def test_info_reports_sandbox_mechanisms(daemon, cli, sandbox_info):
     for line in lines:
         assert daemon.stderr().count(line) == 1, f"{line!r} should be in the daemon's start-up output once"
     text = cli("info").stdout
-    assert re.search(r"^sandbox\s+on$", text, re.M), text
+    assert re.search(r"^sandbox\s+on \(\d+ prepared in the warm pool\)$", text, re.M), text
     for line in lines:
         assert line in text, text
 
@@ -807,3 +807,78 @@ def test_orphaned_grandchild_dies_when_the_daemon_is_killed(daemon_factory, lam_
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     wait_until(lambda: not instance_processes(name), timeout=10, message="the instance's processes to die with the killed daemon")
+
+
+# ---------------------------------------------------------------------------------------------
+# The warm pool: sandboxes prepared ahead of cold starts
+
+
+def pooled_sandboxes(d):
+    """Pids of the daemon's prepared sandboxes: its children that are still copies of it (same
+    command line), waiting for a program."""
+    own = Path(f"/proc/{d.proc.pid}/cmdline").read_bytes()
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == d.proc.pid and Path(f"/proc/{entry.name}/cmdline").read_bytes() == own:
+                pids.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def pool_ready(d, tmp_path):
+    return LambdaliteCli(d.endpoint, tmp_path).json("info", "--json")["sandbox"]["warmPoolReady"]
+
+
+def test_warm_pool_is_filled_used_and_refilled(daemon_factory, lam_for, tmp_path, sandbox_info):
+    need(sandbox_info)
+    d = daemon_factory(extra_args=["--idle-timeout", "0"])
+    lam = lam_for(d)
+    fns = Functions(lam)
+    assert pool_ready(d, tmp_path) == 0 and pooled_sandboxes(d) == []  # no function, no shape yet
+    name = fns.echo()
+    wait_until(lambda: pool_ready(d, tmp_path) == 2, timeout=10, message="2 sandboxes prepared for 128 MB")
+    waiting = pooled_sandboxes(d)
+    assert len(waiting) == 2, waiting
+    for pid in waiting:
+        # A prepared sandbox keeps nothing of the daemon's open: stdin/out/err, its line to the
+        # daemon and /dev/null (a copied client connection or listener would outlive its close).
+        fds = os.listdir(f"/proc/{pid}/fd")
+        assert len(fds) <= 5, {fd: os.readlink(f"/proc/{pid}/fd/{fd}") for fd in fds}
+    # Cold starts (--idle-timeout 0: every invoke) take a prepared sandbox, which is replaced.
+    for i in range(3):
+        assert invoke(lam, name, {"n": i}).json() == {"n": i}
+    wait_until(lambda: pool_ready(d, tmp_path) == 2, timeout=10, message="the pool refilled")
+    assert set(pooled_sandboxes(d)).isdisjoint(waiting), "the first prepared sandboxes were used"
+    # Another memory size is another shape, prepared as soon as a function has it.
+    fns.echo(memory=256)
+    wait_until(lambda: pool_ready(d, tmp_path) == 4, timeout=10, message="2 more for 256 MB")
+
+
+def test_warm_pool_sandbox_killed_while_waiting(daemon_factory, lam_for, tmp_path, sandbox_info):
+    # A prepared sandbox that died (killed from outside) is not handed an invocation: the cold
+    # start makes a sandbox the slow way, and the daemon stays up.
+    need(sandbox_info)
+    d = daemon_factory(extra_args=["--idle-timeout", "0"])
+    lam = lam_for(d)
+    name = Functions(lam).echo()
+    wait_until(lambda: len(pooled_sandboxes(d)) == 2, timeout=10, message="2 prepared sandboxes")
+    for pid in pooled_sandboxes(d):
+        os.kill(pid, signal.SIGKILL)
+    assert invoke(lam, name, {"after": "kill"}).json() == {"after": "kill"}
+    assert invoke(lam, name, {"again": 1}).json() == {"again": 1}
+    wait_until(lambda: pool_ready(d, tmp_path) >= 1, timeout=10, message="the pool refilled")
+
+
+def test_warm_pool_off(daemon_factory, lam_for, tmp_path, sandbox_info):
+    need(sandbox_info)
+    d = daemon_factory(extra_args=["--warm-pool", "0", "--idle-timeout", "0"])
+    lam = lam_for(d)
+    name = Functions(lam).echo()
+    assert invoke(lam, name, {"cold": 1}).json() == {"cold": 1}
+    assert pool_ready(d, tmp_path) == 0 and pooled_sandboxes(d) == []

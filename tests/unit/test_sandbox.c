@@ -689,6 +689,120 @@ LL_TEST(sandbox_launch_time) {
   printf("# baseline fork + exec + wait /bin/true:   p50 %.2f ms\n", bare[N / 2]);
 }
 
+/* (12) The warm pool's halves: a sandbox prepared with only mount points, then started with a
+ * program and the code mounted at /var/task; the start alone is the cold start's share. */
+LL_TEST(sandbox_prepare_then_start) {
+  ll_sandbox_caps_t caps = setup();
+  char dir[] = "/tmp/ll-sbx-task-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  chmod(dir, 0755);
+  char file[256];
+  snprintf(file, sizeof file, "%s/hello", dir);
+  FILE *f = fopen(file, "w");
+  CHECK(f != NULL);
+  fputs("from-task\n", f);
+  fclose(f);
+  enum { N = 20 };
+  double prep[N], st[N];
+  for (int i = 0; i < N; i++) {
+    char *argv[4];
+    ll_sandbox_spec_t shape = sh_spec("", argv);
+    ll_sandbox_mount_t point = {NULL, "/var/task", false};
+    shape.mounts = &point;
+    shape.nmounts = 1;
+    shape.network_none = i % 2 == 1 && caps.net_ns;
+    shape.listen_port = shape.network_none ? 9001 : 0;
+    ll_sandbox_t *sb;
+    ll_err_t err = LL_ERR_INIT;
+    double t0 = now_ms();
+    CHECK(ll_sandbox_prepare(&shape, &sb, &err) == 0);
+    prep[i] = now_ms() - t0;
+    ll_sandbox_spec_t spec = sh_spec("cat /var/task/hello; touch /var/task/x 2>&1 | grep -o 'Read-only'; "
+                                     "echo $GREETING; pwd",
+                                     argv);
+    char *env[] = {"GREETING=hi-there", "PATH=/usr/bin:/bin", NULL};
+    ll_sandbox_mount_t m = {dir, "/var/task", false};
+    spec.mounts = &m;
+    spec.nmounts = 1;
+    spec.envp = env;
+    spec.cwd = "/var/task";
+    int pp[2];
+    CHECK(pipe2(pp, O_CLOEXEC) == 0);
+    spec.stdout_fd = pp[1];
+    run_t r;
+    memset(&r, 0, sizeof r);
+    r.sb = sb;
+    t0 = now_ms();
+    int rc = ll_sandbox_start(sb, &spec, &r.pid, &r.pidfd, &r.listen_fd, &err);
+    st[i] = now_ms() - t0;
+    close(pp[1]);
+    if (rc != 0) printf("# start failed: %s\n", err.msg);
+    CHECK(rc == 0);
+    CHECK(shape.listen_port == 0 || r.listen_fd >= 0);
+    r.out_rd = pp[0];
+    finish(&r);
+    if (i == 0) show(&r);
+    CHECK(exited_0(&r));
+    CHECK(has_line(r.out, "from-task"));
+    CHECK(has_line(r.out, "Read-only"));
+    CHECK(has_line(r.out, "hi-there"));
+    CHECK(has_line(r.out, "/var/task"));
+  }
+  qsort(prep, N, sizeof(double), cmp_double);
+  qsort(st, N, sizeof(double), cmp_double);
+  printf("# prepare: p50 %.2f ms; start (to exec): p50 %.2f ms  min %.2f  max %.2f\n", prep[N / 2],
+         st[N / 2], st[0], st[N - 1]);
+  unlink(file);
+  rmdir(dir);
+}
+
+/* A prepared sandbox refuses a start of another shape, reports one whose process died, and
+ * leaves nothing behind when destroyed unstarted. */
+LL_TEST(sandbox_prepared_errors) {
+  setup();
+  char *argv[4];
+  ll_sandbox_spec_t shape = sh_spec("true", argv);
+  ll_sandbox_mount_t point = {NULL, "/var/task", false};
+  shape.mounts = &point;
+  shape.nmounts = 1;
+  ll_sandbox_t *sb;
+  ll_err_t err = LL_ERR_INIT;
+  pid_t pid;
+  int pidfd, lfd;
+  CHECK(ll_sandbox_prepare(&shape, &sb, &err) == 0);
+  ll_sandbox_mount_t other = {"/tmp", "/opt", false};
+  ll_sandbox_spec_t spec = shape;
+  spec.mounts = &other;
+  CHECK(ll_sandbox_start(sb, &spec, &pid, &pidfd, &lfd, &err) < 0 && err.code == EINVAL);
+  printf("# %s\n", err.msg);
+  /* too much environment */
+  static char big[LL_SANDBOX_ARGS_MAX + 16];
+  memset(big, 'x', sizeof big - 1);
+  memcpy(big, "BIG=", 4);
+  char *env[] = {big, NULL};
+  ll_sandbox_mount_t m = {"/tmp", "/var/task", false};
+  spec = shape;
+  spec.mounts = &m;
+  spec.envp = env;
+  CHECK(ll_sandbox_start(sb, &spec, &pid, &pidfd, &lfd, &err) < 0 && err.code == E2BIG);
+  /* killed while waiting */
+  ll_sandbox_kill(sb);
+  usleep(20000);
+  spec.envp = default_env;
+  CHECK(ll_sandbox_start(sb, &spec, &pid, &pidfd, &lfd, &err) < 0);
+  printf("# after kill: %s\n", err.msg);
+  CHECK(err.code == ECHILD || err.code == EPIPE);
+  ll_sandbox_destroy(sb);
+  /* destroyed unstarted: its process is gone with it */
+  CHECK(ll_sandbox_prepare(&shape, &sb, &err) == 0);
+  int n = ll__sandbox_nprocs(sb);
+  if (n >= 0) CHECK(n == 1);
+  pid_t waiting = ll__sandbox_pid(sb);
+  CHECK(waiting > 0 && kill(waiting, 0) == 0);
+  ll_sandbox_destroy(sb);
+  CHECK(kill(waiting, 0) < 0 && errno == ESRCH);
+}
+
 /* Errors before exec come back as one message naming the step. */
 LL_TEST(sandbox_launch_errors_name_the_step) {
   setup();
