@@ -20,10 +20,13 @@ trap cleanup EXIT
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 mkdir -p "$work/echo" && cp "$build/examples/echo/bootstrap" "$work/echo/"
 
-# start NAME ARGS...: a daemon on a free port with the echo function; sets $endpoint and $pid
+# start NAME ARGS...: a daemon on a free port with the echo function; sets $endpoint and $pid.
+# The previous daemon is stopped first, so that no benchmark shares the machine with another's
+# instances or queue.
 start() {
   local name=$1 port
   shift
+  if [ -n "${pid:-}" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
   port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   "$build/lambdalite" serve --listen "127.0.0.1:$port" --data-dir "$work/$name" "$@" 2>"$work/$name.log" &
   pid=$!

@@ -2,9 +2,11 @@
  * (/proc/self/mountinfo + /proc/self/cgroup), and reading and writing control files. Sandboxes
  * go under the daemon's own cgroup (<own>/<cgroup_parent>/<name>), so whatever limits the daemon
  * was started under also bound its sandboxes, as systemd's delegation model expects. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +180,24 @@ int ll__cg_kill_procs(const char *dir) {
     if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0) count++;
   }
   return count;
+}
+
+int ll__cg_sweep(const char *parent) {
+  DIR *d = opendir(parent);
+  if (!d) return -errno;
+  int removed = 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    char *end;
+    long pid = strtol(de->d_name, &end, 10);
+    if (end == de->d_name || *end != '-' || pid <= 0 || pid == (long)getpid()) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* its daemon may be alive */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/%s", parent, de->d_name);
+    if (ll__cg_count_procs(dir) == 0 && rmdir(dir) == 0) removed++;
+  }
+  closedir(d);
+  return removed;
 }
 
 int ll__cg_mkdir(const char *path) {

@@ -87,6 +87,7 @@ static int v1_probe(const char *cgroup_parent, char *desc, size_t descsz) {
     }
     snprintf(st.parent[h], sizeof st.parent[h], "%s", parent);
     st.ctrls |= hbit[h];
+    if (st.same[h] < 0) ll__cg_sweep(parent);
   }
   if (memrc < 0) {
     st.ctrls = 0;

@@ -90,6 +90,7 @@ static int try_base(const char *base, const char *cgroup_parent) {
   rmdir(probe);
   st.ctrls = ctrls;
   snprintf(st.parent, sizeof st.parent, "%s", dir);
+  ll__cg_sweep(dir);
   return 0;
 }
 

@@ -73,7 +73,9 @@ typedef struct ll_sandbox_spec {
   const char *hostname;      /* uts hostname, e.g. "lambdalite" */
   int stdout_fd;             /* becomes fd 1 and fd 2 inside (-1: /dev/null); stdin is /dev/null;
                                 every other fd is closed */
-  const char *name;          /* unique name for the cgroup directory ("fn-abc-17") */
+  const char *name;          /* unique name for the cgroup directory ("fn-abc-17"); one that
+                                starts with the daemon's pid and "-" ("4242-17") is removed by
+                                a later probe if the daemon died without removing it (kill -9) */
 } ll_sandbox_spec_t;
 
 typedef struct ll_sandbox ll_sandbox_t;

@@ -97,6 +97,10 @@ uint64_t ll__cg_read_u64(const char *dir, const char *file);
 int ll__cg_count_procs(const char *dir);
 /* SIGKILLs every pid listed in dir/cgroup.procs; returns how many it signalled. */
 int ll__cg_kill_procs(const char *dir);
+/* Removes the sandbox cgroups under parent that a dead daemon left behind (it was killed before
+ * it could): directories named "<pid>-..." whose pid is no live process and that hold none.
+ * Returns how many it removed, or -errno. */
+int ll__cg_sweep(const char *parent);
 /* mkdir that tolerates EEXIST. */
 int ll__cg_mkdir(const char *path);
 /* A valid cgroup_parent or sandbox name: relative, no "..", no empty component. */

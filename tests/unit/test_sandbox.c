@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -931,4 +932,31 @@ LL_TEST(sandbox_cgroup_v2_backend_membership_and_kill) {
   finish(&r);
   show(&r);
   CHECK(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGKILL);
+}
+
+/* A daemon killed with -9 leaves its sandboxes' cgroups behind; the next probe removes those of
+ * dead daemons and nothing else. */
+LL_TEST(sandbox_sweeps_cgroups_of_dead_daemons) {
+  ll_sandbox_caps_t caps = setup();
+  char mnt[PATH_MAX], own[PATH_MAX];
+  if (!caps.cgroup_v1 || ll__cg_locate("pids", mnt, sizeof mnt, own, sizeof own) < 0)
+    LL_SKIP("no cgroup v1 pids hierarchy on this machine");
+  char parent[PATH_MAX + 64];
+  snprintf(parent, sizeof parent, "%s/" CG_PARENT "-sweep", own);
+  CHECK(ll__cg_mkdir(parent) == 0);
+  pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  CHECK(waitpid(dead, NULL, 0) == dead);
+  char gone[PATH_MAX + 128], mine[PATH_MAX + 128], other[PATH_MAX + 128];
+  snprintf(gone, sizeof gone, "%s/%d-7", parent, (int)dead);
+  snprintf(mine, sizeof mine, "%s/%d-7", parent, (int)getpid());
+  snprintf(other, sizeof other, "%s/not-a-sandbox", parent);
+  CHECK(ll__cg_mkdir(gone) == 0 && ll__cg_mkdir(mine) == 0 && ll__cg_mkdir(other) == 0);
+  CHECK(ll__cg_sweep(parent) == 1);
+  struct stat sst;
+  CHECK(stat(gone, &sst) < 0 && errno == ENOENT);
+  CHECK(stat(mine, &sst) == 0 && stat(other, &sst) == 0);
+  rmdir(mine);
+  rmdir(other);
+  rmdir(parent);
 }
