@@ -42,7 +42,10 @@ namespace, a minimal read-only root, a private /tmp; the host's network). So a t
 tmp_path stays fine for files the test itself hands to the CLI (zips, code folders, events).
 """
 
+import glob
 import os
+import shutil
+import time
 
 import pytest
 
@@ -145,3 +148,23 @@ def recorder():
     r = Recorder()
     yield r
     r.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_function_scratch_left_on_the_host():
+    """A shell function's scratch folder is in its own /tmp, except under --sandbox off, where
+    that is the host's: an instance killed (idle timeout, daemon stop) never runs its clean-up
+    trap. The suite removes such leftovers (ll-e2e.* in /tmp) once they are 10 minutes old,
+    so that a suite running beside this one keeps the folders of its live instances."""
+
+    def sweep():
+        for path in glob.glob("/tmp/ll-e2e.*"):
+            try:
+                if time.time() - os.stat(path).st_mtime > 600:
+                    shutil.rmtree(path, ignore_errors=True)
+            except OSError:
+                pass
+
+    sweep()
+    yield
+    sweep()

@@ -226,7 +226,7 @@ SHELL_PRELUDE = r"""#!/bin/sh
 # lambdalite e2e test function: a custom runtime in sh + curl (Runtime API 2018-06-01)
 set -eu
 RT="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
-W=$(mktemp -d)
+W=$(mktemp -d "${TMPDIR:-/tmp}/ll-e2e.XXXXXX")  # under --sandbox off, on the host: see conftest
 trap 'rm -rf "$W"' EXIT
 c() { curl -sS --noproxy '*' "$@"; }
 # header NAME: a header of the last /next response (CR stripped)
