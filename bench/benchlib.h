@@ -1,5 +1,6 @@
-/* Shared by the benchmarks: a blocking keep-alive HTTP client, SigV4-signed Invoke requests,
- * and a load generator (N connections for S seconds) that reports p50/p99 latency and rate. */
+/* Shared by the benchmarks: a blocking keep-alive HTTP client, SigV4-signed Invoke and JSON 1.1
+ * requests, and a load generator (N connections for S seconds) that reports p50/p99 latency and
+ * rate. */
 #ifndef LL_BENCH_BENCHLIB_H
 #define LL_BENCH_BENCHLIB_H
 
@@ -174,5 +175,23 @@ BENCH_UNUSED static char *bench_signed_invoke(const char *host, const char *fn, 
   return req;
 }
 
+/* A signed JSON 1.1 request (POST /, X-Amz-Target: target) for service; heap, *len set. */
+BENCH_UNUSED static char *bench_signed_json(const char *host, const char *service, const char *target,
+                                            const char *body, size_t *len) {
+  char date[17], hash[65], auth[512];
+  ll_sigv4_amz_date(time(NULL), date);
+  ll_sha256_hex(body, strlen(body), hash);
+  ll_kv_t kv[3] = {{"host", 4, host, strlen(host)},
+                   {"x-amz-date", 10, date, 16},
+                   {"x-amz-target", 12, target, strlen(target)}};
+  ll_sigv4_request_t sr = {"POST", "/", 1, "", 0, kv, 3, hash};
+  ll_sigv4_sign(&sr, "test", "test", "us-east-1", service, date, auth, sizeof auth);
+  char *req = ll_sprintf("POST / HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\nX-Amz-Target: %s\r\n"
+                         "Authorization: %s\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                         "Content-Length: %zu\r\n\r\n%s",
+                         host, date, target, auth, strlen(body), body);
+  *len = strlen(req);
+  return req;
+}
 
 #endif

@@ -7,6 +7,7 @@
 #   BENCH_WARM (20)       warm instances for the memory-per-instance figure
 #   BENCH_LEVELS          concurrent clients of bench/scale (1,10,100,1000)
 #   BENCH_QUEUE_FILL (20) seconds bench/queue spends filling the async queue
+#   (bench/stream runs BENCH_SECONDS per figure)
 set -euo pipefail
 build=${1:-build}
 work=$(mktemp -d)
@@ -79,6 +80,14 @@ start queue
   --endpoint "$endpoint" 2>/dev/null
 "$build/bench/queue" --endpoint "$endpoint" --function echo --blocked hold \
   --seconds "${BENCH_SECONDS:-3}" --fill "${BENCH_QUEUE_FILL:-20}"
+echo
+
+# Streams: PutRecords ingest and GetRecords reads on a 4-shard stream (fsync batch, the default).
+start stream
+/usr/bin/aws --endpoint-url "$endpoint" --region us-east-1 kinesis create-stream \
+  --stream-name bench --shard-count 4 >/dev/null
+"$build/bench/stream" --endpoint "$endpoint" --stream bench --dir "$work" \
+  --seconds "${BENCH_SECONDS:-3}"
 echo
 
 # Cold starts: daemons that keep no instance warm (--idle-timeout 0), sandbox on and off.

@@ -11,11 +11,13 @@
 
 #include "engine/engine.h"
 #include "http/router.h"
+#include "stream/stream.h"
 #include "http/server.h"
 
 /* What every API handler reaches through req->listener_data. */
 typedef struct ll_api_ctx {
   ll_engine_t *engine;
+  ll_streams_t *streams;        /* Kinesis-style streams */
   uv_loop_t *loop;
   const char *listen;           /* "127.0.0.1:4566" */
   bool sandbox;                 /* instances run in sandboxes */
@@ -27,8 +29,9 @@ typedef struct ll_api_ctx {
 extern const ll_http_route_t *const ll_api_tables[];
 void ll_api_not_found(ll_http_req_t *req);
 
-/* CloudWatch Logs (logs.c): answers one JSON 1.1 action. */
+/* CloudWatch Logs (logs.c) and Kinesis (kinesis.c): answer one JSON 1.1 action. */
 void ll_api_logs_dispatch(ll_http_req_t *req, const char *action);
+void ll_api_kinesis_dispatch(ll_http_req_t *req, const char *action);
 
 /* The Runtime API endpoint of one instance (runtime.c): the engine's open/close hooks. */
 int ll_api_runtime_open(void *ud, ll_instance_t *inst, int fd, int *port, void **handle);

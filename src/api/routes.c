@@ -1,6 +1,6 @@
 /* The main listener's routing: Lambda's REST paths, then POST / for the JSON protocols, which
- * name their operation in X-Amz-Target ("Logs_20140328.FilterLogEvents"). Later services
- * (Kinesis, DynamoDB) add their prefix here. */
+ * name their operation in X-Amz-Target ("Logs_20140328.FilterLogEvents",
+ * "Kinesis_20131202.PutRecord"). Later services (DynamoDB) add their prefix here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +20,13 @@ static void json_target(ll_http_req_t *req) {
     ll_api_logs_dispatch(req, dot + 1);
     return;
   }
+  if (dot && strncmp(target, "Kinesis_20131202.", 17) == 0) {
+    ll_api_kinesis_dispatch(req, dot + 1);
+    return;
+  }
   ll_api_error(req, LL_PROTO_JSON, 400, "UnknownOperationException",
-               "Unknown operation %s: this endpoint serves Lambda and CloudWatch Logs "
-               "(Logs_20140328.*)",
+               "Unknown operation %s: this endpoint serves Lambda, Kinesis (Kinesis_20131202.*) "
+               "and CloudWatch Logs (Logs_20140328.*)",
                target[0] ? target : "(no X-Amz-Target header)");
 }
 

@@ -16,10 +16,10 @@
 
 static const char usage[] =
     "usage: lambdalite serve [--listen HOST:PORT] [--data-dir DIR] [--idle-timeout SECONDS]\n"
-    "                        [--max-instances N]\n"
+    "                        [--max-instances N] [more options below]\n"
     "\n"
-    "Runs the daemon: the Lambda API, CloudWatch Logs reads, and each function instance's\n"
-    "Runtime API, until SIGTERM or SIGINT.\n"
+    "Runs the daemon: the Lambda API, Kinesis streams, CloudWatch Logs reads, and each function\n"
+    "instance's Runtime API, until SIGTERM or SIGINT.\n"
     "\n"
     "  --listen HOST:PORT     address of the API (default 127.0.0.1:4566); a non-loopback\n"
     "                         address is refused while the development key test/test is enabled\n"
@@ -46,6 +46,10 @@ static const char usage[] =
     "  --network host|none    instances share the host's network (default, like Lambda's internet\n"
     "                         access) or get an empty one of their own (Runtime API at\n"
     "                         127.0.0.1:9001 inside it); needs the sandbox\n"
+    "  --fsync batch|always|never  when a stream put is acknowledged: batch (default) after an\n"
+    "                         fsync shared by every put of the same moment (group commit);\n"
+    "                         always after an fsync of its own; never without fsync (survives\n"
+    "                         kill -9 of the daemon, not a power loss)\n"
     "  --cpu share|quota      CPU in proportion to MemorySize (1769 MB = one core) as a weight\n"
     "                         (default: spare CPU is used) or as a hard quota, as Lambda throttles\n";
 
@@ -53,6 +57,7 @@ typedef struct daemon_state {
   uv_loop_t *loop;
   ll_http_listener_t *listener;
   ll_engine_t *engine;
+  ll_streams_t *streams;
   uv_signal_t sigterm, sigint;
 } daemon_state_t;
 
@@ -60,6 +65,7 @@ static void on_signal(uv_signal_t *s, int signum) {
   daemon_state_t *d = s->data;
   fprintf(stderr, "lambdalite: %s received, shutting down\n", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   ll_http_listener_close(d->listener);
+  ll_streams_close(d->streams);
   ll_engine_close(d->engine);
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -84,6 +90,7 @@ int ll_cmd_serve(int argc, char **argv) {
       {"network", required_argument, 0, 'n'},  {"concurrency-limit", required_argument, 0, 'C'},
       {"keep-warm", required_argument, 0, 'i'},  {"async-time-scale", required_argument, 0, 'R'},
       {"memory-budget", required_argument, 0, 'M'}, {"warm-pool", required_argument, 0, 'W'},
+      {"fsync", required_argument, 0, 'F'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0},
   };
@@ -92,6 +99,7 @@ int ll_cmd_serve(int argc, char **argv) {
   double idle = 300, retry_scale = 1;
   long long memory_budget = 0;
   int max_instances = 64, concurrency_limit = 1000, warm_pool = 2;
+  ll_fsync_mode_t fsync_mode = LL_FSYNC_BATCH;
   bool sandbox = true, cpu_hard = false, network_none = false;
   int c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -105,6 +113,16 @@ int ll_cmd_serve(int argc, char **argv) {
         if (memory_budget < 128) {
           fprintf(stderr, "lambdalite serve: --memory-budget wants MB, at least 128 (got %s)\n",
                   optarg);
+          free(data_dir);
+          return 2;
+        }
+        break;
+      case 'F':
+        if (strcmp(optarg, "batch") == 0) fsync_mode = LL_FSYNC_BATCH;
+        else if (strcmp(optarg, "always") == 0) fsync_mode = LL_FSYNC_ALWAYS;
+        else if (strcmp(optarg, "never") == 0) fsync_mode = LL_FSYNC_NEVER;
+        else {
+          fprintf(stderr, "lambdalite serve: --fsync wants batch, always or never (got %s)\n", optarg);
           free(data_dir);
           return 2;
         }
@@ -237,12 +255,22 @@ int ll_cmd_serve(int argc, char **argv) {
     return 1;
   }
   ctx.engine = d.engine;
+  if (ll_streams_open(d.loop, data_dir, fsync_mode, ll_engine_region(d.engine),
+                      ll_engine_account(d.engine), &d.streams, &err) < 0) {
+    fprintf(stderr, "lambdalite serve: %s\n", err.msg);
+    ll_engine_close(d.engine);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    free(data_dir);
+    return 1;
+  }
+  ctx.streams = d.streams;
   if (!is_loopback(host) && ll_engine_dev_key_enabled(d.engine)) {
     fprintf(stderr,
             "lambdalite serve: refusing to listen on %s while the development key test/test is "
             "enabled: anyone who can reach the port could run code here. Listen on 127.0.0.1, "
             "or disable the development key first.\n",
             host);
+    ll_streams_close(d.streams);
     ll_engine_close(d.engine);
     uv_run(d.loop, UV_RUN_DEFAULT);
     free(data_dir);
@@ -253,6 +281,7 @@ int ll_cmd_serve(int argc, char **argv) {
                          &bound);
   if (r < 0) {
     fprintf(stderr, "lambdalite serve: cannot listen on %s: %s\n", listen, uv_strerror(r));
+    ll_streams_close(d.streams);
     ll_engine_close(d.engine);
     uv_run(d.loop, UV_RUN_DEFAULT);
     free(data_dir);

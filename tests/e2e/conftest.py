@@ -13,6 +13,7 @@ Fixtures:
                  ["--sandbox", "off"]), stopped (with the same assertions) after the test.
   lam            boto3 Lambda client for the daemon (test/test, us-east-1, no retries).
   lam_for        lam_for(daemon, access_key=..., secret_key=...) -> another boto3 client.
+  kinesis        boto3 Kinesis client for the daemon (make_client("kinesis", endpoint) for others).
   aws            AwsCli: aws("lambda", "get-function", "--function-name", n) -> parsed JSON;
                  aws(..., check=False) -> CompletedProcess; aws.invoke(name, payload, *extra)
                  -> (output dict, result bytes).
@@ -58,6 +59,7 @@ from e2e_util import (
     LambdaliteCli,
     RawClient,
     Recorder,
+    make_client,
     make_lambda_client,
 )
 
@@ -110,6 +112,12 @@ def daemon_factory(tmp_path):
 def lam(daemon):
     daemon.check_alive()
     return make_lambda_client(daemon.endpoint)
+
+
+@pytest.fixture
+def kinesis(daemon):
+    daemon.check_alive()
+    return make_client("kinesis", daemon.endpoint)
 
 
 @pytest.fixture

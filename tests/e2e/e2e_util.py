@@ -475,8 +475,13 @@ def make_lambda_client(endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, v
     """A boto3 Lambda client for the daemon: us-east-1 (or `region`), no retries, 60 s read timeout.
     validate=False turns off botocore's client-side parameter checks (to reach the daemon
     with out-of-range values)."""
+    return make_client("lambda", endpoint, access_key, secret_key, validate, region)
+
+
+def make_client(service, endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, validate=True, region=REGION):
+    """A boto3 client of `service` ("lambda", "kinesis") for the daemon, as make_lambda_client."""
     return _SESSION.client(
-        "lambda",
+        service,
         endpoint_url=endpoint,
         region_name=region,
         aws_access_key_id=access_key,

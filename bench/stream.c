@@ -1,0 +1,164 @@
+/* bench/stream: Kinesis-style streams. PutRecords ingest (100-byte records in batches of 500
+ * over a 4-shard stream, from several connections) in records/s beside the disk's own rate —
+ * the same bytes written sequentially with one fsync per batch, from one thread — and the
+ * GetRecords read rate of everything ingested, beside the daemon's raw loopback HTTP round
+ * trip rate (an unknown target answered 400 at once).
+ *
+ *   stream --endpoint URL --stream NAME --dir DIR [--seconds S] [--conns N]
+ *
+ * DIR is a directory on the daemon's disk for the baseline's file. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+
+#include "benchlib.h"
+
+#define BATCH 500
+#define RECORD 100
+
+/* The disk alone: BATCH records' worth of bytes (with a 26-byte header each, as the log writes)
+ * appended and fsynced per batch, for seconds. Records per second. */
+static double disk_baseline(const char *dir, double seconds) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/bench-stream-baseline", dir);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    perror(path);
+    exit(1);
+  }
+  size_t len = (size_t)BATCH * (RECORD + 26);
+  char *buf = ll_malloc(len);
+  memset(buf, 'x', len);
+  uint64_t end = ll_mono_ns() + (uint64_t)(seconds * 1e9), t0 = ll_mono_ns();
+  long batches = 0;
+  while (ll_mono_ns() < end) {
+    if (write(fd, buf, len) != (ssize_t)len || fdatasync(fd) < 0) {
+      perror("baseline write");
+      exit(1);
+    }
+    batches++;
+  }
+  double secs = (double)(ll_mono_ns() - t0) / 1e9;
+  close(fd);
+  unlink(path);
+  free(buf);
+  return (double)batches * BATCH / secs;
+}
+
+/* One request on fd (a fresh keep-alive connection used for nothing else); the parsed body of
+ * its answer (NULL on failure). */
+static json_t *call(int fd, const char *host, const char *target, const char *body) {
+  size_t len;
+  char *req = bench_signed_json(host, "kinesis", target, body, &len);
+  ssize_t w = write(fd, req, len);
+  free(req);
+  if (w < 0) return NULL;
+  static char buf[16 << 20];
+  size_t n = 0;
+  for (;;) {
+    ssize_t r = read(fd, buf + n, sizeof buf - n - 1);
+    if (r <= 0) return NULL;
+    n += (size_t)r;
+    buf[n] = '\0';
+    char *end = strstr(buf, "\r\n\r\n");
+    if (!end) continue;
+    char *cl = strcasestr(buf, "content-length:");
+    size_t blen = cl ? strtoul(cl + 15, NULL, 10) : 0;
+    size_t head = (size_t)(end - buf) + 4;
+    if (n < head + blen) continue;
+    return json_loadb(buf + head, blen, 0, NULL);
+  }
+}
+
+int main(int argc, char **argv) {
+  const char *endpoint = NULL, *stream = NULL, *dir = NULL;
+  double seconds = 3;
+  int conns = 4;
+  static const struct option opts[] = {{"endpoint", required_argument, 0, 'e'},
+                                       {"stream", required_argument, 0, 's'},
+                                       {"dir", required_argument, 0, 'd'},
+                                       {"seconds", required_argument, 0, 'S'},
+                                       {"conns", required_argument, 0, 'c'},
+                                       {0, 0, 0, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (c == 'e') endpoint = optarg;
+    else if (c == 's') stream = optarg;
+    else if (c == 'd') dir = optarg;
+    else if (c == 'S') seconds = atof(optarg);
+    else if (c == 'c') conns = atoi(optarg);
+    else return 2;
+  }
+  if (!endpoint || !stream || !dir) {
+    fprintf(stderr, "usage: stream --endpoint URL --stream NAME --dir DIR [--seconds S] [--conns N]\n");
+    return 2;
+  }
+  char host[128];
+  int port = bench_endpoint(endpoint, host);
+
+  /* PutRecords of 500 x 100 B, partition keys spread over the shards */
+  char data[RECORD + 1];
+  memset(data, 'd', RECORD);
+  data[RECORD] = '\0';
+  char *b64 = ll_base64_encode(data, RECORD);
+  json_t *recs = json_array();
+  for (int i = 0; i < BATCH; i++) {
+    char key[16];
+    snprintf(key, sizeof key, "k%d", i);
+    json_array_append_new(recs, json_pack("{s:s,s:s}", "Data", b64, "PartitionKey", key));
+  }
+  free(b64);
+  json_t *put = json_pack("{s:s,s:o}", "StreamName", stream, "Records", recs);
+  char *body = json_dumps(put, JSON_COMPACT);
+  json_decref(put);
+  size_t len;
+  char *req = bench_signed_json(host, "kinesis", "Kinesis_20131202.PutRecords", body, &len);
+  free(body);
+  result_t in = bench_measure(port, req, len, conns, seconds, 200);
+  free(req);
+  double ingest = in.rps * BATCH;
+  double disk = disk_baseline(dir, seconds);
+
+  /* read everything back, shard by shard */
+  int fd = bench_connect(port);
+  uint64_t t0 = ll_mono_ns();
+  long records = 0;
+  for (int s = 0; s < 4; s++) {
+    char q[256];
+    snprintf(q, sizeof q,
+             "{\"StreamName\":\"%s\",\"ShardId\":\"shardId-%012d\",\"ShardIteratorType\":\"TRIM_HORIZON\"}",
+             stream, s);
+    json_t *r = call(fd, host, "Kinesis_20131202.GetShardIterator", q);
+    char *it = ll_strdup(json_string_value(json_object_get(r, "ShardIterator")));
+    json_decref(r);
+    while (it) {
+      char *gq = ll_sprintf("{\"ShardIterator\":\"%s\",\"Limit\":10000}", it);
+      json_t *g = call(fd, host, "Kinesis_20131202.GetRecords", gq);
+      free(gq);
+      free(it);
+      it = NULL;
+      size_t got = json_array_size(json_object_get(g, "Records"));
+      records += (long)got;
+      if (got) it = ll_strdup(json_string_value(json_object_get(g, "NextShardIterator")));
+      json_decref(g);
+    }
+  }
+  double read_secs = (double)(ll_mono_ns() - t0) / 1e9;
+  close(fd);
+  size_t rlen;
+  char *ping = bench_signed_json(host, "kinesis", "Kinesis_20131202.Nothing", "{}", &rlen);
+  result_t rt = bench_measure(port, ping, rlen, 1, seconds < 2 ? seconds : 2, 400);
+  free(ping);
+
+  printf("bench/stream: PutRecords of %d x %d B records, 4 shards, %d connections, %.0f s\n", BATCH,
+         RECORD, conns, seconds);
+  printf("%-44s %14s\n", "", "records/s");
+  printf("%-44s %14.0f\n", "baseline: disk write + fdatasync per batch", disk);
+  printf("%-44s %14.0f   (p50 %.0f us, p99 %.0f us per batch; %d errors)\n", "lambdalite PutRecords",
+         ingest, in.p50_us, in.p99_us, in.errors);
+  printf("%-44s %13.2fx\n", "ratio (ingest / disk)", ingest / disk);
+  printf("%-44s %14.0f   (%ld records in %.2f s)\n", "lambdalite GetRecords (Limit 10000)",
+         (double)records / read_secs, records, read_secs);
+  printf("%-44s %14.0f   (requests/s: the HTTP floor)\n", "baseline: daemon round trip", rt.rps);
+  return 0;
+}
