@@ -11,6 +11,7 @@
 
 #include "engine/engine.h"
 #include "http/router.h"
+#include "stream/esm.h"
 #include "stream/stream.h"
 #include "http/server.h"
 
@@ -18,6 +19,7 @@
 typedef struct ll_api_ctx {
   ll_engine_t *engine;
   ll_streams_t *streams;        /* Kinesis-style streams */
+  ll_esms_t *esms;              /* event source mappings */
   uv_loop_t *loop;
   const char *listen;           /* "127.0.0.1:4566" */
   bool sandbox;                 /* instances run in sandboxes */
@@ -61,6 +63,11 @@ void ll_api_engine_error(ll_http_req_t *req, const ll_err_t *err);
 void ll_api_json(ll_http_req_t *req, int status, json_t *doc, const char *content_type);
 /* Answers with an empty body and a fresh x-amzn-RequestId (204 deletes, 202 async, DryRun). */
 void ll_api_empty(ll_http_req_t *req, int status);
+/* The request's JSON body (new reference); answers 400 InvalidRequestContentException and
+ * returns NULL when it is not a JSON object (REST JSON shape). */
+json_t *ll_api_body_json(ll_http_req_t *req);
+/* The percent-decoded value of query parameter key (heap), or NULL when absent. */
+char *ll_api_query_param(ll_http_req_t *req, const char *key);
 /* A fresh request id. */
 void ll_api_request_id(char out[37]);
 

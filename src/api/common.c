@@ -68,6 +68,7 @@ void ll_api_engine_error(ll_http_req_t *req, const ll_err_t *err) {
     case LL_E_INVALID_ZIP: status = 400, code = "InvalidParameterValueException"; break;
     case LL_E_TOO_LARGE: status = 400, code = "InvalidParameterValueException"; break;
     case LL_E_PRECONDITION: status = 412, code = "PreconditionFailedException"; break;
+    case LL_E_VALIDATION: status = 400, code = "ValidationException"; break;
   }
   /* AWS reports constraint violations as ValidationException. */
   if (err->code == LL_E_INVALID_PARAM && strncmp(err->msg, "1 validation error", 18) == 0)
@@ -118,4 +119,28 @@ int ll_api_authenticate(ll_http_req_t *req, enum ll_api_proto proto) {
   ll_api_error(req, proto, res.status ? res.status : 403,
                res.code ? res.code : "InvalidSignatureException", "%s", res.message);
   return -1;
+}
+
+/* Parses the JSON body; answers 400 and returns NULL when it is not a JSON object. */
+json_t *ll_api_body_json(ll_http_req_t *req) {
+  json_error_t jerr;
+  json_t *doc = json_loadb(req->body.data ? req->body.data : "", req->body.len, 0, &jerr);
+  if (!json_is_object(doc)) {
+    json_decref(doc);
+    ll_api_error(req, LL_PROTO_REST_JSON, 400, "InvalidRequestContentException",
+                 "Could not parse request body into json: %s", jerr.text);
+    return NULL;
+  }
+  return doc;
+}
+
+char *ll_api_query_param(ll_http_req_t *req, const char *key) {
+  size_t kl = strlen(key);
+  for (const char *q = req->head->query; q && *q;) {
+    size_t n = strcspn(q, "&");
+    if (n > kl && strncmp(q, key, kl) == 0 && q[kl] == '=') return ll_http_pct_decode(q + kl + 1, n - kl - 1);
+    q += n;
+    if (*q == '&') q++;
+  }
+  return NULL;
 }

@@ -156,25 +156,6 @@ static void stream_error(ll_http_req_t *req, const ll_err_t *err) {
 
 /* ---- sequence numbers and iterators ------------------------------------------------------------ */
 
-static void seq_format(const ll_shard_t *sh, uint64_t seq, char out[64]) {
-  snprintf(out, 64, "49%014d%020" PRIu64 "00000000000000000000", sh->index, seq);
-}
-
-/* The record number of a 56-digit sequence number of shard sh; false when it is not one. */
-static bool seq_parse(const ll_shard_t *sh, const char *s, uint64_t *seq) {
-  if (!s || strlen(s) != 56 || strncmp(s, "49", 2) != 0) return false;
-  for (int i = 0; i < 56; i++)
-    if (s[i] < '0' || s[i] > '9') return false;
-  char idx[15], num[21];
-  memcpy(idx, s + 2, 14);
-  idx[14] = '\0';
-  memcpy(num, s + 16, 20);
-  num[20] = '\0';
-  if (strtoll(idx, NULL, 10) != sh->index || strspn(s + 36, "0") != 20) return false;
-  *seq = strtoull(num, NULL, 10);
-  return true;
-}
-
 static json_t *iterator(const ll_stream_t *st, const ll_shard_t *sh, uint64_t seq) {
   char raw[256];
   int n = snprintf(raw, sizeof raw, "v1:%s:%d:%" PRIu64 ":%lld", st->dir_id, sh->index, seq,
@@ -287,7 +268,7 @@ static json_t *shard_json(const ll_shard_t *sh) {
   char a[40], b[40], s[64];
   ll_u128_format(sh->hash_start, a);
   ll_u128_format(sh->hash_end, b);
-  seq_format(sh, sh->start_seq, s);
+  ll_shard_seq_format(sh, sh->start_seq, s);
   return json_pack("{s:s,s:{s:s,s:s},s:{s:s}}", "ShardId", sh->id, "HashKeyRange",
                    "StartingHashKey", a, "EndingHashKey", b, "SequenceNumberRange",
                    "StartingSequenceNumber", s);
@@ -581,7 +562,7 @@ static void on_put(void *ud, int status, const ll_put_result_t *res, size_t n) {
       ll_api_error(p->req, JSON11, 500, "InternalFailure", "Storing the record failed: %s",
                    strerror(res[0].error));
     } else {
-      seq_format(res[0].shard, res[0].seq, seq);
+      ll_shard_seq_format(res[0].shard, res[0].seq, seq);
       ll_api_json(p->req, 200,
                   json_pack("{s:s,s:s,s:s}", "ShardId", res[0].shard->id, "SequenceNumber", seq,
                             "EncryptionType", "NONE"),
@@ -599,7 +580,7 @@ static void on_put(void *ud, int status, const ll_put_result_t *res, size_t n) {
                                             "ErrorMessage", strerror(res[i].error)));
       continue;
     }
-    seq_format(res[i].shard, res[i].seq, seq);
+    ll_shard_seq_format(res[i].shard, res[i].seq, seq);
     json_array_append_new(recs, json_pack("{s:s,s:s}", "SequenceNumber", seq, "ShardId",
                                           res[i].shard->id));
   }
@@ -729,7 +710,7 @@ static void get_shard_iterator(ll_http_req_t *req, json_t *in) {
                    "Must specify StartingSequenceNumber for %s ShardIteratorType", type);
       return;
     }
-    if (!seq_parse(sh, seq_s, &seq)) {
+    if (!ll_shard_seq_parse(sh, seq_s, &seq)) {
       ll_api_error(req, JSON11, 400, "InvalidArgumentException",
                    "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s "
                    "under account %s is invalid because it did not come from this stream.",
@@ -778,7 +759,7 @@ typedef struct collect {
 static int collect(void *ud, const ll_stream_rec_t *r) {
   collect_t *c = ud;
   char seq[64];
-  seq_format(c->sh, r->seq, seq);
+  ll_shard_seq_format(c->sh, r->seq, seq);
   char *b64 = ll_base64_encode(r->data, r->len);
   json_array_append_new(c->records, json_pack("{s:s,s:f,s:s,s:s%}", "SequenceNumber", seq,
                                               "ApproximateArrivalTimestamp", seconds(r->arrival_ms),

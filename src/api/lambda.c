@@ -147,19 +147,6 @@ json_t *ll_api_function_configuration(ll_engine_t *e, const char *region, const 
 
 /* ---- management -------------------------------------------------------------------------- */
 
-/* Parses the JSON body; answers 400 and returns NULL when it is not a JSON object. */
-static json_t *body_json(ll_http_req_t *req) {
-  json_error_t jerr;
-  json_t *doc = json_loadb(req->body.data ? req->body.data : "", req->body.len, 0, &jerr);
-  if (!json_is_object(doc)) {
-    json_decref(doc);
-    ll_api_error(req, REST, 400, "InvalidRequestContentException",
-                 "Could not parse request body into json: %s", jerr.text);
-    return NULL;
-  }
-  return doc;
-}
-
 /* Takes Code.ZipFile (base64) out of a request: returns the bytes or answers and returns NULL.
  * *absent is set when no ZipFile was given. */
 static uint8_t *take_zip(ll_http_req_t *req, json_t *code, size_t *len) {
@@ -213,7 +200,7 @@ static bool too_large(ll_http_req_t *req, const char *op, uint64_t limit) {
 
 static void create_function(ll_http_req_t *req) {
   if (too_large(req, "CreateFunction", 70167211) || ll_api_authenticate(req, REST) < 0) return;
-  json_t *doc = body_json(req);
+  json_t *doc = ll_api_body_json(req);
   if (!doc) return;
   json_t *pt = json_object_get(doc, "PackageType");
   if (pt && strcmp(json_string_value(pt) ? json_string_value(pt) : "", "Zip") != 0) {
@@ -260,21 +247,10 @@ static void get_function_configuration(ll_http_req_t *req) {
 }
 
 /* The value of query parameter `key` (decoded, heap) or NULL. */
-static char *query_param(ll_http_req_t *req, const char *key) {
-  size_t kl = strlen(key);
-  for (const char *q = req->head->query; q && *q;) {
-    size_t n = strcspn(q, "&");
-    if (n > kl && strncmp(q, key, kl) == 0 && q[kl] == '=') return ll_http_pct_decode(q + kl + 1, n - kl - 1);
-    q += n;
-    if (*q == '&') q++;
-  }
-  return NULL;
-}
-
 static void list_functions(ll_http_req_t *req) {
   if (ll_api_authenticate(req, REST) < 0) return;
   ll_engine_t *e = engine_of(req);
-  char *marker = query_param(req, "Marker"), *max = query_param(req, "MaxItems");
+  char *marker = ll_api_query_param(req, "Marker"), *max = ll_api_query_param(req, "MaxItems");
   long maxn = max ? strtol(max, NULL, 10) : 50;
   if (maxn < 1 || maxn > 50) maxn = 50;
   ll_function_t **fns;
@@ -297,7 +273,7 @@ static void update_function_code(ll_http_req_t *req) {
   if (too_large(req, "UpdateFunctionCode", 70167211) || ll_api_authenticate(req, REST) < 0) return;
   ll_function_t *fn = find_function(req, req->params[0], false);
   if (!fn) return;
-  json_t *doc = body_json(req);
+  json_t *doc = ll_api_body_json(req);
   if (!doc) return;
   size_t len = 0;
   uint8_t *zip = take_zip(req, doc, &len);
@@ -313,7 +289,7 @@ static void update_function_configuration(ll_http_req_t *req) {
   if (ll_api_authenticate(req, REST) < 0) return;
   ll_function_t *fn = find_function(req, req->params[0], false);
   if (!fn) return;
-  json_t *doc = body_json(req);
+  json_t *doc = ll_api_body_json(req);
   if (!doc) return;
   ll_err_t err = LL_ERR_INIT;
   ll_function_t *out = NULL;
@@ -407,7 +383,7 @@ static void on_layer_ready(void *ud, ll_layer_version_t *lv, const ll_err_t *err
 static void publish_layer_version(ll_http_req_t *req) {
   if (too_large(req, "PublishLayerVersion", 70167211) || ll_api_authenticate(req, REST) < 0)
     return;
-  json_t *doc = body_json(req);
+  json_t *doc = ll_api_body_json(req);
   if (!doc) return;
   size_t len = 0;
   uint8_t *zip = take_zip(req, json_object_get(doc, "Content"), &len);
@@ -628,7 +604,7 @@ static void put_event_invoke_config(ll_http_req_t *req, bool merge) {
   if (ll_api_authenticate(req, REST) < 0) return;
   ll_function_t *fn = find_function(req, req->params[0], false);
   if (!fn) return;
-  json_t *doc = body_json(req);
+  json_t *doc = ll_api_body_json(req);
   if (!doc) return;
   json_t *cfg = json_object();
   static const char *const keys[] = {"MaximumRetryAttempts", "MaximumEventAgeInSeconds",
@@ -695,7 +671,7 @@ static void put_function_concurrency(ll_http_req_t *req) {
   }
   ll_function_t *fn = find_function(req, req->params[0], false);
   if (!fn) return;
-  json_t *doc = body_json(req);
+  json_t *doc = ll_api_body_json(req);
   if (!doc) return;
   json_t *n = json_object_get(doc, "ReservedConcurrentExecutions");
   if (!json_is_integer(n)) {

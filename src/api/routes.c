@@ -55,6 +55,11 @@ static void info(ll_http_req_t *req) {
                       json_pack("{s:I,s:I}", "budgetMB",
                                 (json_int_t)ll_engine_memory_budget_mb(ctx->engine), "inUseMB",
                                 (json_int_t)ll_engine_memory_in_use_mb(ctx->engine)));
+  ll_stream_t **streams;
+  size_t nstreams = ll_stream_list(ctx->streams, &streams);
+  free(streams);
+  json_object_set_new(doc, "streams", json_integer((json_int_t)nstreams));
+  json_object_set_new(doc, "eventSourceMappings", ll_esms_info(ctx->esms));
   ll_api_json(req, 200, doc, NULL);
 }
 
@@ -64,7 +69,7 @@ static const ll_http_route_t json_routes[] = {
     {NULL, NULL, NULL, 0, NULL},
 };
 
-const ll_http_route_t *const ll_api_tables[] = {ll_lambda_routes, json_routes, NULL};
+const ll_http_route_t *const ll_api_tables[] = {ll_lambda_routes, ll_esm_routes, json_routes, NULL};
 
 void ll_api_not_found(ll_http_req_t *req) {
   ll_api_error(req, LL_PROTO_REST_JSON, 404, "UnknownOperationException",

@@ -564,7 +564,8 @@ static const char info_usage[] =
     "usage: lambdalite info [--json] [--endpoint URL]\n"
     "\n"
     "Shows what the daemon is: version, address, data directory, region, how many functions,\n"
-    "and which sandbox mechanisms are in force on this machine.\n";
+    "which sandbox mechanisms are in force on this machine, the streams, and each event source\n"
+    "mapping with its state, last processing result and iterator age.\n";
 
 int ll_cmd_info(int argc, char **argv) {
   const char *endpoint = NULL;
@@ -597,6 +598,20 @@ int ll_cmd_info(int argc, char **argv) {
     json_t *m;
     json_array_foreach(json_object_get(sb, "mechanisms"), i, m)
         printf("  %s\n", json_string_value(m));
+    printf("streams    %lld\n", (long long)json_integer_value(json_object_get(doc, "streams")));
+    json_t *maps = json_object_get(doc, "eventSourceMappings");
+    printf("mappings   %zu\n", json_array_size(maps));
+    json_array_foreach(maps, i, m) {
+      const char *arn = json_string_value(json_object_get(m, "EventSourceArn"));
+      const char *stream = arn && strstr(arn, ":stream/") ? strstr(arn, ":stream/") + 8 : arn;
+      printf("  %s  %s -> %s: %s, %s, iterator age %lld ms, %lld batch(es) in flight\n",
+             json_string_value(json_object_get(m, "UUID")), stream ? stream : "?",
+             json_string_value(json_object_get(m, "FunctionName")),
+             json_string_value(json_object_get(m, "State")),
+             json_string_value(json_object_get(m, "LastProcessingResult")),
+             (long long)json_integer_value(json_object_get(m, "IteratorAgeMilliseconds")),
+             (long long)json_integer_value(json_object_get(m, "BatchesInFlight")));
+    }
     json_decref(doc);
   }
   ll_client_response_free(&resp);

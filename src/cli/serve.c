@@ -58,6 +58,7 @@ typedef struct daemon_state {
   ll_http_listener_t *listener;
   ll_engine_t *engine;
   ll_streams_t *streams;
+  ll_esms_t *esms;
   uv_signal_t sigterm, sigint;
 } daemon_state_t;
 
@@ -65,6 +66,8 @@ static void on_signal(uv_signal_t *s, int signum) {
   daemon_state_t *d = s->data;
   fprintf(stderr, "lambdalite: %s received, shutting down\n", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   ll_http_listener_close(d->listener);
+  /* mappings first: their batches out come back as the engine fails them */
+  ll_esms_close(d->esms);
   ll_streams_close(d->streams);
   ll_engine_close(d->engine);
   uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -249,44 +252,45 @@ int ll_cmd_serve(int argc, char **argv) {
       .endpoint_ud = &ctx,
   };
   ll_err_t err = LL_ERR_INIT;
+  int bound = 0;
   if (ll_engine_open(d.loop, &cfg, &d.engine, &err) < 0) {
     fprintf(stderr, "lambdalite serve: %s\n", err.msg);
     free(data_dir);
     return 1;
   }
   ctx.engine = d.engine;
+  const char *failed = NULL;
   if (ll_streams_open(d.loop, data_dir, fsync_mode, ll_engine_region(d.engine),
                       ll_engine_account(d.engine), &d.streams, &err) < 0) {
-    fprintf(stderr, "lambdalite serve: %s\n", err.msg);
+    failed = err.msg;
+  } else if (ll_esms_open(d.loop, d.engine, d.streams, data_dir, &d.esms, &err) < 0) {
+    failed = err.msg;
+  } else if (!is_loopback(host) && ll_engine_dev_key_enabled(d.engine)) {
+    snprintf(err.msg, sizeof err.msg,
+             "refusing to listen on %s while the development key test/test is enabled: anyone "
+             "who can reach the port could run code here. Listen on 127.0.0.1, or disable the "
+             "development key first.",
+             host);
+    failed = err.msg;
+  } else {
+    int r = ll_http_listen(d.loop, host, port, ll_api_tables, ll_api_not_found, &ctx,
+                           &d.listener, &bound);
+    if (r < 0) {
+      snprintf(err.msg, sizeof err.msg, "cannot listen on %s: %s", listen, uv_strerror(r));
+      failed = err.msg;
+    }
+  }
+  if (failed) {
+    fprintf(stderr, "lambdalite serve: %s\n", failed);
+    if (d.esms) ll_esms_close(d.esms);
+    if (d.streams) ll_streams_close(d.streams);
     ll_engine_close(d.engine);
     uv_run(d.loop, UV_RUN_DEFAULT);
     free(data_dir);
     return 1;
   }
   ctx.streams = d.streams;
-  if (!is_loopback(host) && ll_engine_dev_key_enabled(d.engine)) {
-    fprintf(stderr,
-            "lambdalite serve: refusing to listen on %s while the development key test/test is "
-            "enabled: anyone who can reach the port could run code here. Listen on 127.0.0.1, "
-            "or disable the development key first.\n",
-            host);
-    ll_streams_close(d.streams);
-    ll_engine_close(d.engine);
-    uv_run(d.loop, UV_RUN_DEFAULT);
-    free(data_dir);
-    return 1;
-  }
-  int bound = 0;
-  int r = ll_http_listen(d.loop, host, port, ll_api_tables, ll_api_not_found, &ctx, &d.listener,
-                         &bound);
-  if (r < 0) {
-    fprintf(stderr, "lambdalite serve: cannot listen on %s: %s\n", listen, uv_strerror(r));
-    ll_streams_close(d.streams);
-    ll_engine_close(d.engine);
-    uv_run(d.loop, UV_RUN_DEFAULT);
-    free(data_dir);
-    return 1;
-  }
+  ctx.esms = d.esms;
   uv_signal_init(d.loop, &d.sigterm);
   uv_signal_init(d.loop, &d.sigint);
   d.sigterm.data = d.sigint.data = &d;

@@ -26,6 +26,7 @@ enum {
   LL_E_THROTTLED_RESERVED, /* 429 ReservedFunctionConcurrentInvocationLimitExceeded */
   LL_E_THROTTLED_ACCOUNT,  /* 429 ConcurrentInvocationLimitExceeded */
   LL_E_INTERNAL,           /* ServiceException */
+  LL_E_VALIDATION,         /* ValidationException (a field outside its constraints) */
 };
 
 typedef struct ll_engine ll_engine_t;

@@ -1,5 +1,6 @@
 /* Streams over shard logs: metadata in SQLite, records in log.c, group commit on the loop. */
 #include <errno.h>
+#include <inttypes.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -48,6 +49,8 @@ struct ll_streams {
   put_t *puts; /* waiting, oldest first */
   uv_prepare_t committer;
   uv_timer_t retention;
+  ll_records_cb on_records;
+  void *on_records_ud;
   int handles; /* open handles + syncs in flight: freed at 0 after close */
   bool closing;
 };
@@ -280,6 +283,17 @@ static void answer_ready(ll_streams_t *ss) {
 
 static void start_sync(ll_streams_t *ss, ll_stream_t *st, ll_shard_t *sh);
 
+/* Tells the observer about every shard whose records became visible. */
+static void tell_fresh(ll_streams_t *ss) {
+  for (size_t i = 0; i < ss->n; i++)
+    for (size_t k = 0; k < ss->streams[i]->nshards; k++) {
+      ll_shard_t *sh = ss->streams[i]->shards[k];
+      if (!sh->fresh) continue;
+      sh->fresh = false;
+      if (ss->on_records) ss->on_records(ss->on_records_ud, ss->streams[i], sh);
+    }
+}
+
 static void sync_work(uv_work_t *w) {
   sync_job_t *j = w->data;
   j->rc = ll_log_sync(j->sh->log, &j->durable, &j->err);
@@ -290,6 +304,7 @@ static void sync_done(uv_work_t *w, int status) {
   ll_streams_t *ss = j->ss;
   ll_shard_t *sh = j->sh;
   sh->syncing = false;
+  if (j->rc == 0 && status == 0 && !j->st->deleted && !ss->closing) sh->fresh = true;
   if (j->rc < 0 || status < 0) {
     /* The puts waiting on this shard's unsynced records fail; later syncs retry. */
     fprintf(stderr, "lambdalite: stream %s, %s: %s\n", j->st->name, sh->id,
@@ -303,6 +318,7 @@ static void sync_done(uv_work_t *w, int status) {
   }
   if (sh->dirty && !ss->closing && !j->st->deleted) start_sync(ss, j->st, sh);
   answer_ready(ss);
+  if (!ss->closing) tell_fresh(ss);
   stream_unref(ss, j->st);
   free(j);
   streams_unref(ss);
@@ -332,6 +348,7 @@ static void on_prepare(uv_prepare_t *h) {
         if (sh->dirty && !sh->syncing) start_sync(ss, ss->streams[i], sh);
       }
   answer_ready(ss);
+  tell_fresh(ss);
   if (!ss->puts) uv_prepare_stop(h);
 }
 
@@ -433,6 +450,11 @@ void ll_streams_close(ll_streams_t *ss) {
 
 ll_fsync_mode_t ll_streams_fsync_mode(const ll_streams_t *ss) { return ss->mode; }
 const char *ll_streams_account(const ll_streams_t *ss) { return ss->account; }
+
+void ll_streams_on_records(ll_streams_t *ss, ll_records_cb cb, void *ud) {
+  ss->on_records = cb;
+  ss->on_records_ud = ud;
+}
 const char *ll_streams_region(const ll_streams_t *ss) { return ss->region; }
 
 /* ---- management ------------------------------------------------------------------------------ */
@@ -578,6 +600,24 @@ int ll_stream_tag(ll_streams_t *ss, ll_stream_t *st, json_t *add, json_t *remove
 
 /* ---- data ------------------------------------------------------------------------------------ */
 
+void ll_shard_seq_format(const ll_shard_t *sh, uint64_t seq, char out[64]) {
+  snprintf(out, 64, "49%014d%020" PRIu64 "00000000000000000000", sh->index, seq);
+}
+
+bool ll_shard_seq_parse(const ll_shard_t *sh, const char *s, uint64_t *seq) {
+  if (!s || strlen(s) != 56 || strncmp(s, "49", 2) != 0) return false;
+  for (int i = 0; i < 56; i++)
+    if (s[i] < '0' || s[i] > '9') return false;
+  char idx[15], num[21];
+  memcpy(idx, s + 2, 14);
+  idx[14] = '\0';
+  memcpy(num, s + 16, 20);
+  num[20] = '\0';
+  if (strtoll(idx, NULL, 10) != sh->index || strspn(s + 36, "0") != 20) return false;
+  *seq = strtoull(num, NULL, 10);
+  return true;
+}
+
 ll_shard_t *ll_stream_route(ll_stream_t *st, ll_u128 hash) {
   for (size_t i = 0; i < st->nshards; i++)
     if (hash >= st->shards[i]->hash_start && hash <= st->shards[i]->hash_end) return st->shards[i];
@@ -614,6 +654,7 @@ int ll_stream_put(ll_streams_t *ss, ll_stream_t *st, const ll_put_rec_t *recs, s
     }
     sh->last_arrival_ms = arrival;
     sh->dirty = true;
+    if (ss->mode == LL_FSYNC_NEVER) sh->fresh = true;
     ok++;
   }
   if (ok == 0 && n > 0) {
@@ -631,6 +672,8 @@ int ll_stream_put(ll_streams_t *ss, ll_stream_t *st, const ll_put_rec_t *recs, s
       if (ll_log_sync(sh->log, &durable, &e) < 0) {
         p->status = EIO;
         fprintf(stderr, "lambdalite: stream %s, %s: %s\n", st->name, sh->id, e.msg);
+      } else {
+        sh->fresh = true;
       }
       sh->dirty = false;
     }

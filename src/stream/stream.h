@@ -49,6 +49,7 @@ typedef struct ll_shard {
   bool durable_only;     /* readers see synced records only (fsync batch / always) */
   /* group commit (stream.c) */
   bool dirty, syncing;
+  bool fresh;            /* records became visible: the observer is told before the loop waits */
   int64_t last_arrival_ms;
 } ll_shard_t;
 
@@ -74,6 +75,11 @@ int ll_streams_open(uv_loop_t *loop, const char *data_dir, ll_fsync_mode_t mode,
  * flight are back (run the loop until it is empty). */
 void ll_streams_close(ll_streams_t *ss);
 ll_fsync_mode_t ll_streams_fsync_mode(const ll_streams_t *ss);
+/* The observer of new records (one; the event source mappings): cb(ud, st, sh) runs on the
+ * loop, never inside ll_stream_put, soon after records of sh became visible to readers — after
+ * the fsync that made them durable, or after the append under --fsync never. */
+typedef void (*ll_records_cb)(void *ud, ll_stream_t *st, ll_shard_t *sh);
+void ll_streams_on_records(ll_streams_t *ss, ll_records_cb cb, void *ud);
 const char *ll_streams_account(const ll_streams_t *ss);
 const char *ll_streams_region(const ll_streams_t *ss);
 
@@ -147,6 +153,12 @@ uint64_t ll_shard_last_seq(const ll_shard_t *sh);
 uint64_t ll_shard_seq_at_time(ll_shard_t *sh, int64_t ms);
 /* Arrival time of the newest durable record (0 when none). */
 int64_t ll_shard_last_arrival_ms(const ll_shard_t *sh);
+
+/* A record's sequence number as Kinesis writes it (56 digits: "49", the shard's index in 14
+ * digits, the record's number in 20, then 20 zeros — increasing within a shard), and its parse
+ * (false when s is not a sequence number of sh). */
+void ll_shard_seq_format(const ll_shard_t *sh, uint64_t seq, char out[64]);
+bool ll_shard_seq_parse(const ll_shard_t *sh, const char *s, uint64_t *seq);
 
 /* Decimal text of a 128-bit number (out: at least 40 bytes), and its parse (false when not a
  * decimal in [0, 2^128 - 1]). */
