@@ -7,7 +7,8 @@
 #   BENCH_WARM (20)       warm instances for the memory-per-instance figure
 #   BENCH_LEVELS          concurrent clients of bench/scale (1,10,100,1000)
 #   BENCH_QUEUE_FILL (20) seconds bench/queue spends filling the async queue
-#   (bench/stream runs BENCH_SECONDS per figure)
+#   BENCH_STREAM_COUNT (1000) records bench/stream times from put to function start
+#   (bench/stream runs BENCH_SECONDS per throughput figure)
 set -euo pipefail
 build=${1:-build}
 work=$(mktemp -d)
@@ -82,12 +83,21 @@ start queue
   --seconds "${BENCH_SECONDS:-3}" --fill "${BENCH_QUEUE_FILL:-20}"
 echo
 
-# Streams: PutRecords ingest and GetRecords reads on a 4-shard stream (fsync batch, the default).
+# Streams: PutRecords ingest and GetRecords reads on a 4-shard stream (fsync batch, the default),
+# then put -> function start through an event source mapping to the echo function, which
+# reports each start over UDP.
 start stream
-/usr/bin/aws --endpoint-url "$endpoint" --region us-east-1 kinesis create-stream \
-  --stream-name bench --shard-count 4 >/dev/null
+aws_() { /usr/bin/aws --endpoint-url "$endpoint" --region us-east-1 "$@" >/dev/null; }
+aws_ kinesis create-stream --stream-name bench --shard-count 4
+aws_ kinesis create-stream --stream-name latency --shard-count 1
+udp=$(/usr/bin/python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$build/lambdalite" create-function stamp --code "$work/echo" --env "ECHO_STAMP_UDP=127.0.0.1:$udp" \
+  --endpoint "$endpoint" >/dev/null
+aws_ lambda create-event-source-mapping --function-name stamp --batch-size 1 \
+  --event-source-arn arn:aws:kinesis:us-east-1:000000000000:stream/latency --starting-position LATEST
 "$build/bench/stream" --endpoint "$endpoint" --stream bench --dir "$work" \
-  --seconds "${BENCH_SECONDS:-3}"
+  --seconds "${BENCH_SECONDS:-3}" --latency-stream latency --udp-port "$udp" \
+  --count "${BENCH_STREAM_COUNT:-1000}"
 echo
 
 # Cold starts: daemons that keep no instance warm (--idle-timeout 0), sandbox on and off.

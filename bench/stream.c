@@ -4,12 +4,22 @@
  * GetRecords read rate of everything ingested, beside the daemon's raw loopback HTTP round
  * trip rate (an unknown target answered 400 at once).
  *
+ * With --latency-stream, also put -> function start through an event source mapping: records
+ * put one at a time, each holding its send time, into a stream mapped (BatchSize 1) to the echo
+ * function started with ECHO_STAMP_UDP=127.0.0.1:PORT, which reports when each invocation
+ * began; beside the daemon's loopback round trip at one connection.
+ *
  *   stream --endpoint URL --stream NAME --dir DIR [--seconds S] [--conns N]
+ *          [--latency-stream NAME --udp-port PORT [--count N]]
  *
  * DIR is a directory on the daemon's disk for the baseline's file. */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include "benchlib.h"
 
@@ -70,15 +80,75 @@ static json_t *call(int fd, const char *host, const char *target, const char *bo
   }
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* put -> function start: count records put one at a time into `stream`; the mapped function
+ * answers each start on the UDP socket. Fills p50/p99 in microseconds; returns how many
+ * starts never came. */
+static int put_to_start(int port, const char *host, const char *stream, int udp_port, int count,
+                        double *p50, double *p99) {
+  int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)udp_port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (u < 0 || bind(u, (struct sockaddr *)&a, sizeof a) < 0) {
+    perror("bench/stream: udp socket");
+    exit(1);
+  }
+  int fd = bench_connect(port);
+  double *lat = ll_calloc((size_t)count, sizeof *lat);
+  int got = 0, lost = 0;
+  for (int i = 0; i < count; i++) {
+    char sent[32], *b64, body[512];
+    snprintf(sent, sizeof sent, "%llu", (unsigned long long)ll_mono_ns());
+    b64 = ll_base64_encode(sent, strlen(sent));
+    snprintf(body, sizeof body, "{\"StreamName\":\"%s\",\"PartitionKey\":\"k\",\"Data\":\"%s\"}",
+             stream, b64);
+    free(b64);
+    json_decref(call(fd, host, "Kinesis_20131202.PutRecord", body));
+    char msg[2048];
+    struct pollfd pfd = {u, POLLIN, 0};
+    if (poll(&pfd, 1, 2000) <= 0) {
+      lost++;
+      continue;
+    }
+    ssize_t n = recv(u, msg, sizeof msg - 1, 0);
+    if (n <= 0) continue;
+    msg[n] = '\0';
+    unsigned long long start = strtoull(msg, NULL, 10);
+    char *d = strstr(msg, "\"data\":\"");
+    size_t dl = 0;
+    uint8_t *raw = d ? ll_base64_decode(d + 8, strcspn(d + 8, "\""), &dl) : NULL;
+    if (raw) {
+      char t[32];
+      snprintf(t, sizeof t, "%.*s", (int)dl, (const char *)raw);
+      lat[got++] = (double)(start - strtoull(t, NULL, 10)) / 1e3;
+      free(raw);
+    }
+  }
+  close(fd);
+  close(u);
+  qsort(lat, (size_t)got, sizeof *lat, cmp_double);
+  *p50 = got ? lat[got / 2] : 0;
+  *p99 = got ? lat[(int)(got * 0.99)] : 0;
+  free(lat);
+  return lost;
+}
+
 int main(int argc, char **argv) {
-  const char *endpoint = NULL, *stream = NULL, *dir = NULL;
+  const char *endpoint = NULL, *stream = NULL, *dir = NULL, *lat_stream = NULL;
   double seconds = 3;
-  int conns = 4;
+  int conns = 4, udp_port = 0, count = 1000;
   static const struct option opts[] = {{"endpoint", required_argument, 0, 'e'},
                                        {"stream", required_argument, 0, 's'},
                                        {"dir", required_argument, 0, 'd'},
                                        {"seconds", required_argument, 0, 'S'},
                                        {"conns", required_argument, 0, 'c'},
+                                       {"latency-stream", required_argument, 0, 'l'},
+                                       {"udp-port", required_argument, 0, 'u'},
+                                       {"count", required_argument, 0, 'n'},
                                        {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -87,6 +157,9 @@ int main(int argc, char **argv) {
     else if (c == 'd') dir = optarg;
     else if (c == 'S') seconds = atof(optarg);
     else if (c == 'c') conns = atoi(optarg);
+    else if (c == 'l') lat_stream = optarg;
+    else if (c == 'u') udp_port = atoi(optarg);
+    else if (c == 'n') count = atoi(optarg);
     else return 2;
   }
   if (!endpoint || !stream || !dir) {
@@ -160,5 +233,14 @@ int main(int argc, char **argv) {
   printf("%-44s %14.0f   (%ld records in %.2f s)\n", "lambdalite GetRecords (Limit 10000)",
          (double)records / read_secs, records, read_secs);
   printf("%-44s %14.0f   (requests/s: the HTTP floor)\n", "baseline: daemon round trip", rt.rps);
+  if (lat_stream && udp_port) {
+    double p50, p99;
+    int lost = put_to_start(port, host, lat_stream, udp_port, count, &p50, &p99);
+    printf("\n%-44s %9s %9s\n", "", "p50 us", "p99 us");
+    printf("%-44s %9.0f %9.0f\n", "baseline: daemon round trip (1 connection)", rt.p50_us, rt.p99_us);
+    printf("%-44s %9.0f %9.0f   (%d records, %d never started)\n",
+           "put -> function start (ESM, BatchSize 1)", p50, p99, count, lost);
+    printf("%-44s %8.1fx\n", "ratio (p50 / round trip)", rt.p50_us > 0 ? p50 / rt.p50_us : 0);
+  }
   return 0;
 }

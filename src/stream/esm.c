@@ -969,7 +969,7 @@ static json_t *configuration(const mapping_t *mp, const char *state) {
   json_t *dest = json_object_get(mp->cfg, "DestinationConfig");
   json_t *of = json_object_get(dest, "OnFailure");
   json_object_set_new(c, "DestinationConfig",
-                      json_pack("{s:O}", "OnFailure", json_is_object(of) ? of : json_object()));
+                      json_pack("{s:o}", "OnFailure", json_is_object(of) ? json_deep_copy(of) : json_object()));
   static const char *const copy2[] = {"MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError",
                                       "MaximumRetryAttempts", "TumblingWindowInSeconds",
                                       "FunctionResponseTypes", NULL};
