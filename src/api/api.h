@@ -9,6 +9,7 @@
 
 #define LL_VERSION "0.1.0"
 
+#include "core/buf.h"
 #include "engine/engine.h"
 #include "http/router.h"
 #include "stream/esm.h"
@@ -61,6 +62,8 @@ void ll_api_error(ll_http_req_t *req, enum ll_api_proto proto, int status, const
 void ll_api_engine_error(ll_http_req_t *req, const ll_err_t *err);
 /* Answers with a JSON document (stolen reference). content_type NULL = application/json. */
 void ll_api_json(ll_http_req_t *req, int status, json_t *doc, const char *content_type);
+/* Answers with JSON text already built (taken from body, which is left empty). */
+void ll_api_raw_json(ll_http_req_t *req, int status, ll_buf_t *body, const char *content_type);
 /* Answers with an empty body and a fresh x-amzn-RequestId (204 deletes, 202 async, DryRun). */
 void ll_api_empty(ll_http_req_t *req, int status);
 /* The request's JSON body (new reference); answers 400 InvalidRequestContentException and

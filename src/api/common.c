@@ -32,6 +32,18 @@ void ll_api_json(ll_http_req_t *req, int status, json_t *doc, const char *conten
   ll_http_respond(req, status, hdr, body, strlen(body));
 }
 
+void ll_api_raw_json(ll_http_req_t *req, int status, ll_buf_t *body, const char *content_type) {
+  char rid[37];
+  ll_api_request_id(rid);
+  char hdr[256];
+  snprintf(hdr, sizeof hdr, "Content-Type: %s\r\nx-amzn-RequestId: %s\r\n",
+           content_type ? content_type : "application/json", rid);
+  size_t len;
+  char *data = ll_buf_steal(body, &len);
+  if (!data) data = ll_strdup("");
+  ll_http_respond(req, status, hdr, data, len);
+}
+
 void ll_api_error(ll_http_req_t *req, enum ll_api_proto proto, int status, const char *code,
                   const char *fmt, ...) {
   char msg[1024];

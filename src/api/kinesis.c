@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/put_scan.h"
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/encoding.h"
 #include "core/mem.h"
@@ -537,13 +539,10 @@ static void list_tags(ll_http_req_t *req, json_t *in) {
 typedef struct put_req {
   ll_http_req_t *req;
   bool batch;   /* PutRecords */
-  uint8_t **data; /* decoded blobs, owned */
   size_t n;
 } put_req_t;
 
 static void put_req_free(put_req_t *p) {
-  for (size_t i = 0; i < p->n; i++) free(p->data[i]);
-  free(p->data);
   free(p);
 }
 
@@ -571,63 +570,85 @@ static void on_put(void *ud, int status, const ll_put_result_t *res, size_t n) {
     put_req_free(p);
     return;
   }
-  json_t *recs = json_array();
+  /* PutRecords' answer, built by hand: this is the hot path (a JSON tree of 500 records costs
+   * more than storing them) */
   int failed_count = 0;
+  for (size_t i = 0; i < n; i++) failed_count += res[i].error != 0;
+  ll_buf_t b = LL_BUF_INIT;
+  ll_buf_reserve(&b, 64 + n * 120);
+  ll_buf_puts(&b, "{\"FailedRecordCount\":");
+  ll_buf_put_u64(&b, (uint64_t)failed_count);
+  ll_buf_puts(&b, ",\"Records\":[");
   for (size_t i = 0; i < n; i++) {
+    if (i) ll_buf_append(&b, ",", 1);
     if (res[i].error) {
-      failed_count++;
-      json_array_append_new(recs, json_pack("{s:s,s:s}", "ErrorCode", "InternalFailure",
-                                            "ErrorMessage", strerror(res[i].error)));
+      ll_buf_cat(&b, "{\"ErrorCode\":\"InternalFailure\",\"ErrorMessage\":\"",
+                 strerror(res[i].error), "\"}", NULL);
       continue;
     }
     ll_shard_seq_format(res[i].shard, res[i].seq, seq);
-    json_array_append_new(recs, json_pack("{s:s,s:s}", "SequenceNumber", seq, "ShardId",
-                                          res[i].shard->id));
+    ll_buf_cat(&b, "{\"SequenceNumber\":\"", seq, "\",\"ShardId\":\"", res[i].shard->id, "\"}",
+               NULL);
   }
-  ll_api_json(p->req, 200,
-              json_pack("{s:i,s:o,s:s}", "FailedRecordCount", failed_count, "Records", recs,
-                        "EncryptionType", "NONE"),
-              CT);
+  ll_buf_puts(&b, "],\"EncryptionType\":\"NONE\"}");
+  ll_api_raw_json(p->req, 200, &b, CT);
   put_req_free(p);
 }
 
-/* Checks one record's fields (prefix names its place: "" or "records.3.member.") and fills r
- * (data decoded into *blob). */
-static void record_arg(checks_t *c, json_t *rec, const char *prefix, ll_put_rec_t *r, uint8_t **blob) {
-  const char *data = str(rec, "Data"), *key = str(rec, "PartitionKey"), *hash = str(rec, "ExplicitHashKey");
-  memset(r, 0, sizeof *r);
-  if (!data) bad(c, "Value null at '%sdata' failed to satisfy constraint: Member must not be null", prefix);
-  if (!key) bad(c, "Value null at '%spartitionKey' failed to satisfy constraint: Member must not be null", prefix);
-  else if (!*key || strlen(key) > 256)
-    bad(c, "Value '%s' at '%spartitionKey' failed to satisfy constraint: Member must have length %s",
-        key, prefix, *key ? "less than or equal to 256" : "greater than or equal to 1");
-  if (hash && !ll_u128_parse(hash, strlen(hash), &r->explicit_hash))
-    bad(c, "Value '%s' at '%sexplicitHashKey' failed to satisfy constraint: Member must satisfy "
-           "regular expression pattern: 0|([1-9]\\d{0,38})",
-        hash, prefix);
-  r->has_hash = hash != NULL;
-  if (data) {
-    size_t len = 0;
-    *blob = ll_base64_decode(data, strlen(data), &len);
-    if (!*blob) {
-      bad(c, "Value at '%sdata' failed to satisfy constraint: Member must be base64-encoded", prefix);
-    } else if (len + (key ? strlen(key) : 0) > RECORD_MAX) {
-      bad(c, "Value at '%sdata' failed to satisfy constraint: Member must have length less than or "
-             "equal to %u",
-          prefix, RECORD_MAX);
-    }
-    r->data = *blob;
-    r->len = len;
-  }
-  r->key = key;
-  r->key_len = key ? strlen(key) : 0;
+/* The place of record i (1-based; 0 for PutRecord's single record) in validation messages. */
+static const char *where(size_t i, char buf[48]) {
+  if (!i) return "";
+  snprintf(buf, 48, "records.%zu.member.", i);
+  return buf;
 }
 
-static void put(ll_http_req_t *req, json_t *in, bool batch) {
+/* Checks one record's fields (i: its place, as for where()) and fills r, its data decoded to
+ * *out (advanced past it). */
+static void record_arg(checks_t *c, const ll_scan_rec_t *in, size_t i, ll_put_rec_t *r,
+                       uint8_t **out) {
+  const ll_scan_str_t *data = &in->data, *key = &in->key, *hash = &in->hash;
+  char w[48];
+  memset(r, 0, sizeof *r);
+  if (!data->p) bad(c, "Value null at '%sdata' failed to satisfy constraint: Member must not be null", where(i, w));
+  if (!key->p) bad(c, "Value null at '%spartitionKey' failed to satisfy constraint: Member must not be null", where(i, w));
+  else if (!key->len || key->len > 256)
+    bad(c, "Value '%.*s' at '%spartitionKey' failed to satisfy constraint: Member must have length %s",
+        (int)key->len, key->p, where(i, w), key->len ? "less than or equal to 256" : "greater than or equal to 1");
+  if (hash->p && !ll_u128_parse(hash->p, hash->len, &r->explicit_hash))
+    bad(c, "Value '%.*s' at '%sexplicitHashKey' failed to satisfy constraint: Member must satisfy "
+           "regular expression pattern: 0|([1-9]\\d{0,38})",
+        (int)hash->len, hash->p, where(i, w));
+  r->has_hash = hash->p != NULL;
+  if (data->p) {
+    size_t len = 0;
+    if (!ll_base64_decode_to(data->p, data->len, *out, &len)) {
+      bad(c, "Value at '%sdata' failed to satisfy constraint: Member must be base64-encoded", where(i, w));
+    } else if (len + key->len > RECORD_MAX) {
+      bad(c, "Value at '%sdata' failed to satisfy constraint: Member must have length less than or "
+             "equal to %u",
+          where(i, w), RECORD_MAX);
+    }
+    r->data = *out;
+    r->len = len;
+    *out += len;
+  }
+  r->key = key->p;
+  r->key_len = key->len;
+}
+
+/* A field of a parsed body as the scanner's string (absent unless a JSON string). */
+static ll_scan_str_t field(json_t *obj, const char *key) {
+  json_t *v = json_object_get(obj, key);
+  ll_scan_str_t s = {json_string_value(v), json_is_string(v) ? json_string_length(v) : 0};
+  return s;
+}
+
+/* PutRecord / PutRecords once the body is read: `in` names the stream, recs (n of them; for a
+ * batch, has_records tells whether a Records list was there at all) are the records. */
+static void put_scanned(ll_http_req_t *req, json_t *in, bool batch, bool has_records,
+                        const ll_scan_rec_t *srecs, size_t n) {
   checks_t c = {0};
-  json_t *list = batch ? json_object_get(in, "Records") : NULL;
-  size_t n = batch ? json_array_size(list) : 1;
-  if (batch && !json_is_array(list))
+  if (batch && !has_records)
     bad(&c, "Value null at 'records' failed to satisfy constraint: Member must not be null");
   else if (batch && (n < 1 || n > PUT_RECORDS_MAX))
     bad(&c, "Value '[...%zu records]' at 'records' failed to satisfy constraint: Member must have "
@@ -640,17 +661,18 @@ static void put(ll_http_req_t *req, json_t *in, bool batch) {
   p->req = req;
   p->batch = batch;
   p->n = n;
-  p->data = ll_calloc(n, sizeof *p->data);
   ll_put_rec_t *recs = ll_calloc(n, sizeof *recs);
-  size_t total = 0;
+  /* every record's data decoded into one buffer, which the log has copied once put returns */
+  size_t cap = 1, total = 0;
+  for (size_t i = 0; i < n; i++) cap += srecs[i].data.len / 4 * 3 + 3;
+  uint8_t *blob = ll_malloc(cap), *at = blob;
   for (size_t i = 0; i < n; i++) {
-    char prefix[48] = "";
-    if (batch) snprintf(prefix, sizeof prefix, "records.%zu.member.", i + 1);
-    record_arg(&c, batch ? json_array_get(list, i) : in, prefix, &recs[i], &p->data[i]);
+    record_arg(&c, &srecs[i], batch ? i + 1 : 0, &recs[i], &at);
     total += recs[i].len + recs[i].key_len;
   }
   if (failed(req, &c)) {
     free(recs);
+    free(blob);
     put_req_free(p);
     return;
   }
@@ -660,16 +682,47 @@ static void put(ll_http_req_t *req, json_t *in, bool batch) {
                  "partition keys).",
                  PUT_RECORDS_BYTES, total);
     free(recs);
+    free(blob);
     put_req_free(p);
     return;
   }
   ll_err_t err = LL_ERR_INIT;
   int rc = ll_stream_put(streams_of(req), st, recs, n, on_put, p, &err);
   free(recs);
+  free(blob);
   if (rc < 0) {
     stream_error(req, &err);
     put_req_free(p);
   }
+}
+
+/* The general path: the body parsed by jansson. */
+static void put(ll_http_req_t *req, json_t *in, bool batch) {
+  json_t *list = batch ? json_object_get(in, "Records") : NULL;
+  size_t n = batch ? json_array_size(list) : 1;
+  ll_scan_rec_t *recs = ll_calloc(n ? n : 1, sizeof *recs);
+  for (size_t i = 0; i < n; i++) {
+    json_t *r = batch ? json_array_get(list, i) : in;
+    recs[i] = (ll_scan_rec_t){field(r, "Data"), field(r, "PartitionKey"), field(r, "ExplicitHashKey")};
+  }
+  put_scanned(req, in, batch, json_is_array(list), recs, n);
+  free(recs);
+}
+
+/* The hot path: a body of the plain shape the SDKs send, scanned without a JSON tree; false
+ * when the body needs the general path. */
+static bool put_fast(ll_http_req_t *req, bool batch) {
+  ll_put_scan_t sc;
+  if (!req->body.len || ll_put_scan(req->body.data, req->body.len, batch, &sc) < 0) return false;
+  json_t *in = json_object();
+  if (sc.stream_name.p)
+    json_object_set_new(in, "StreamName", json_stringn(sc.stream_name.p, sc.stream_name.len));
+  if (sc.stream_arn.p)
+    json_object_set_new(in, "StreamARN", json_stringn(sc.stream_arn.p, sc.stream_arn.len));
+  put_scanned(req, in, batch, sc.has_records, sc.recs, sc.n);
+  json_decref(in);
+  ll_put_scan_free(&sc);
+  return true;
 }
 
 static void put_record(ll_http_req_t *req, json_t *in) { put(req, in, false); }
@@ -750,8 +803,11 @@ static void get_shard_iterator(ll_http_req_t *req, json_t *in) {
   ll_api_json(req, 200, json_pack("{s:o}", "ShardIterator", iterator(st, sh, seq)), CT);
 }
 
+/* GetRecords' answer, built by hand as records are read (a JSON tree of 10,000 records costs
+ * more than reading them). */
 typedef struct collect {
-  json_t *records;
+  ll_buf_t out;
+  size_t n;
   const ll_shard_t *sh;
   int64_t last_arrival;
 } collect_t;
@@ -760,11 +816,16 @@ static int collect(void *ud, const ll_stream_rec_t *r) {
   collect_t *c = ud;
   char seq[64];
   ll_shard_seq_format(c->sh, r->seq, seq);
-  char *b64 = ll_base64_encode(r->data, r->len);
-  json_array_append_new(c->records, json_pack("{s:s,s:f,s:s,s:s%}", "SequenceNumber", seq,
-                                              "ApproximateArrivalTimestamp", seconds(r->arrival_ms),
-                                              "Data", b64, "PartitionKey", r->key, r->key_len));
-  free(b64);
+  ll_buf_t *b = &c->out;
+  ll_buf_cat(b, c->n++ ? ",{\"SequenceNumber\":\"" : "{\"SequenceNumber\":\"", seq,
+             "\",\"ApproximateArrivalTimestamp\":", NULL);
+  ll_buf_put_seconds(b, r->arrival_ms);
+  ll_buf_puts(b, ",\"Data\":\"");
+  ll_buf_reserve(b, 4 * ((r->len + 2) / 3) + 1);
+  b->len += ll_base64_encode_to(b->data + b->len, r->data, r->len);
+  ll_buf_puts(b, "\",\"PartitionKey\":");
+  ll_buf_json_string(b, r->key, r->key_len);
+  ll_buf_append(b, "}", 1);
   c->last_arrival = r->arrival_ms;
   return 0;
 }
@@ -789,11 +850,12 @@ static void get_records(ll_http_req_t *req, json_t *in) {
   uint64_t seq;
   if (!iterator_parse(req, it, &st, &sh, &seq)) return;
   if (seq < ll_shard_first_seq(sh)) seq = ll_shard_first_seq(sh); /* trimmed meanwhile */
-  collect_t col = {json_array(), sh, 0};
+  collect_t col = {LL_BUF_INIT, 0, sh, 0};
+  ll_buf_puts(&col.out, "{\"Records\":[");
   uint64_t next = seq;
   ll_err_t err = LL_ERR_INIT;
   if (ll_shard_read(sh, seq, (size_t)limit, GET_RECORDS_BYTES, collect, &col, &next, &err) < 0) {
-    json_decref(col.records);
+    ll_buf_free(&col.out);
     ll_api_error(req, JSON11, 500, "InternalFailure", "Reading %s of stream %s: %s", sh->id,
                  st->name, err.msg);
     return;
@@ -804,10 +866,13 @@ static void get_records(ll_http_req_t *req, json_t *in) {
     int64_t tip = ll_shard_last_arrival_ms(sh);
     behind = col.last_arrival && tip > col.last_arrival ? tip - col.last_arrival : 0;
   }
-  ll_api_json(req, 200,
-              json_pack("{s:o,s:o,s:I}", "Records", col.records, "NextShardIterator",
-                        iterator(st, sh, next), "MillisBehindLatest", (json_int_t)behind),
-              CT);
+  json_t *itj = iterator(st, sh, next);
+  ll_buf_cat(&col.out, "],\"NextShardIterator\":\"", json_string_value(itj),
+             "\",\"MillisBehindLatest\":", NULL);
+  json_decref(itj);
+  ll_buf_put_u64(&col.out, (uint64_t)behind);
+  ll_buf_append(&col.out, "}", 1);
+  ll_api_raw_json(req, 200, &col.out, CT);
 }
 
 /* ---- dispatch -------------------------------------------------------------------------------- */
@@ -839,6 +904,8 @@ void ll_api_kinesis_dispatch(ll_http_req_t *req, const char *action) {
     ll_api_error(req, JSON11, 500, "InternalFailure", "streams are not available in this daemon");
     return;
   }
+  bool batch = strcmp(action, "PutRecords") == 0;
+  if ((batch || strcmp(action, "PutRecord") == 0) && put_fast(req, batch)) return;
   json_error_t jerr;
   json_t *in = json_loadb(req->body.data ? req->body.data : "{}", req->body.len ? req->body.len : 2,
                           0, &jerr);

@@ -82,3 +82,28 @@ char *ll_buf_steal(ll_buf_t *b, size_t *len) {
   b->len = b->cap = 0;
   return p;
 }
+
+void ll_buf_json_string(ll_buf_t *b, const char *s, size_t len) {
+  static const char hex[] = "0123456789abcdef";
+  ll_buf_reserve(b, len + 2);
+  b->data[b->len++] = '"';
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') {
+      char e[2] = {'\\', (char)c};
+      ll_buf_append(b, e, 2);
+    } else if (c < 0x20) {
+      char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      ll_buf_append(b, e, 6);
+    } else {
+      ll_buf_append(b, &s[i], 1);
+    }
+  }
+  ll_buf_append(b, "\"", 1);
+}
+
+void ll_buf_put_seconds(ll_buf_t *b, int64_t ms) {
+  char t[32];
+  int n = snprintf(t, sizeof t, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
+  ll_buf_append(b, t, (size_t)n);
+}

@@ -19,6 +19,11 @@ void ll_buf_puts(ll_buf_t *b, const char *s);
 void ll_buf_printf(ll_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends the decimal form of n (no printf on hot paths). */
 void ll_buf_put_u64(ll_buf_t *b, uint64_t n);
+/* Appends s[0..len) as a quoted JSON string ('"', '\\' and control characters escaped; other
+ * bytes, UTF-8 included, as they are). */
+void ll_buf_json_string(ll_buf_t *b, const char *s, size_t len);
+/* Appends epoch milliseconds as seconds with three decimals ("1764774000.123"). */
+void ll_buf_put_seconds(ll_buf_t *b, int64_t ms);
 /* Appends the NUL-terminated strings given, up to a NULL: ll_buf_cat(b, "a", s, "\r\n", NULL). */
 void ll_buf_cat(ll_buf_t *b, ...) __attribute__((sentinel));
 /* Drops the first n bytes (n <= len). */

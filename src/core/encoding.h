@@ -17,9 +17,13 @@ void ll_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg
 
 /* Standard base64 (with padding). Returns a heap string the caller frees. */
 char *ll_base64_encode(const void *p, size_t len);
+/* The same into out (at least 4 * ((len + 2) / 3) + 1 bytes, NUL-terminated); its length. */
+size_t ll_base64_encode_to(char *out, const void *p, size_t len);
 /* Decodes standard base64 (whitespace not allowed, padding required when len % 4 != 0 is
  * rejected). Returns a heap buffer the caller frees and its length in *out_len, or NULL when
  * the input is not valid base64. */
 uint8_t *ll_base64_decode(const char *s, size_t len, size_t *out_len);
+/* The same into out (at least len / 4 * 3 bytes); false when s is not valid base64. */
+bool ll_base64_decode_to(const char *s, size_t len, uint8_t *out, size_t *out_len);
 
 #endif

@@ -1,6 +1,5 @@
 /* Event source mappings over streams (esm.h): configuration, checkpoints, pollers, batches. */
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/encoding.h"
 #include "core/mem.h"
 #include "core/random.h"
 #include "stream/esm.h"
@@ -469,31 +469,6 @@ static void lane_pop(poller_t *p, lane_t *l, size_t n) {
 
 /* ---- events -------------------------------------------------------------------------------- */
 
-static void put_json_string(ll_buf_t *b, const char *s, size_t len) {
-  static const char hex[] = "0123456789abcdef";
-  ll_buf_reserve(b, len + 2);
-  b->data[b->len++] = '"';
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\') {
-      char e[2] = {'\\', (char)c};
-      ll_buf_append(b, e, 2);
-    } else if (c < 0x20) {
-      char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-      ll_buf_append(b, e, 6);
-    } else {
-      ll_buf_append(b, &s[i], 1);
-    }
-  }
-  ll_buf_append(b, "\"", 1);
-}
-
-static void put_seconds(ll_buf_t *b, int64_t ms) {
-  char t[32];
-  int n = snprintf(t, sizeof t, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
-  ll_buf_append(b, t, (size_t)n);
-}
-
 /* An upper bound of what one record adds to the event, beside its data and key. */
 static size_t record_overhead(const mapping_t *mp, const char *role) {
   return 420 + 2 * strlen(cfg_str(mp, "EventSourceArn")) + strlen(role) + 2 * 64;
@@ -516,19 +491,18 @@ static char *build_event(const mapping_t *mp, const poller_t *p, const lane_t *l
     ll_shard_seq_format(sh, r->seq, seq);
     if (i) ll_buf_append(&b, ",", 1);
     ll_buf_puts(&b, "{\"kinesis\":{\"kinesisSchemaVersion\":\"1.0\",\"partitionKey\":");
-    put_json_string(&b, r->bytes, r->key_len);
+    ll_buf_json_string(&b, r->bytes, r->key_len);
     ll_buf_cat(&b, ",\"sequenceNumber\":\"", seq, "\",\"data\":\"", NULL);
     ll_buf_reserve(&b, 4 * ((r->len + 2) / 3) + 1);
-    b.len += (size_t)EVP_EncodeBlock((unsigned char *)b.data + b.len,
-                                     (const unsigned char *)r->bytes + r->key_len, (int)r->len);
+    b.len += ll_base64_encode_to(b.data + b.len, r->bytes + r->key_len, r->len);
     ll_buf_puts(&b, "\",\"approximateArrivalTimestamp\":");
-    put_seconds(&b, r->arrival_ms);
+    ll_buf_put_seconds(&b, r->arrival_ms);
     ll_buf_cat(&b, "},\"eventSource\":\"aws:kinesis\",\"eventVersion\":\"1.0\",\"eventID\":\"",
                p->shard_id, ":", seq, "\",\"eventName\":\"aws:kinesis:record\",\"invokeIdentityArn\":",
                NULL);
-    put_json_string(&b, role, strlen(role));
+    ll_buf_json_string(&b, role, strlen(role));
     ll_buf_cat(&b, ",\"awsRegion\":\"", region, "\",\"eventSourceARN\":", NULL);
-    put_json_string(&b, arn, strlen(arn));
+    ll_buf_json_string(&b, arn, strlen(arn));
     ll_buf_append(&b, "}", 1);
   }
   ll_buf_puts(&b, "]}");

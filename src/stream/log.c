@@ -825,33 +825,51 @@ static int roll(ll_log_t *log, ll_err_t *err) {
 
 int ll_log_append(ll_log_t *log, int64_t arrival_ms, const void *key, size_t key_len,
                   const void *data, size_t data_len, uint64_t *seq, ll_err_t *err) {
-  if (key_len > LL_LOG_KEY_MAX || data_len > LL_LOG_RECORD_MAX ||
-      BODY_FIXED + key_len + data_len > LL_LOG_RECORD_MAX)
-    return FAIL(err, EMSGSIZE, "appending to %s: record of %zu bytes (key %zu) too large",
-                log->dir, BODY_FIXED + key_len + data_len, key_len);
+  ll_log_entry_t e = {arrival_ms, key, key_len, data, data_len};
+  return ll_log_append_many(log, &e, 1, seq, err);
+}
+
+int ll_log_append_many(ll_log_t *log, const ll_log_entry_t *es, size_t n, uint64_t *first_seq,
+                       ll_err_t *err) {
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (es[i].key_len > LL_LOG_KEY_MAX || es[i].data_len > LL_LOG_RECORD_MAX ||
+        BODY_FIXED + es[i].key_len + es[i].data_len > LL_LOG_RECORD_MAX)
+      return FAIL(err, EMSGSIZE, "appending to %s: record of %zu bytes (key %zu) too large",
+                  log->dir, BODY_FIXED + es[i].key_len + es[i].data_len, es[i].key_len);
+    len += HDR_SZ + BODY_FIXED + es[i].key_len + es[i].data_len;
+  }
+  if (n == 0) {
+    *first_seq = log->next_seq;
+    return 0;
+  }
   flush_idx(log);
   seg_t *s = active(log);
   if (s->size >= log->seg_bytes && !seg_empty(s)) {
     if (roll(log, err) < 0) return ll_err_wrap(err, "appending to %s", log->dir), -1;
     s = active(log);
   }
-  uint32_t body_len = (uint32_t)(BODY_FIXED + key_len + data_len);
-  size_t len = HDR_SZ + body_len;
   if (log->wcap < len) {
     free(log->wbuf);
     log->wbuf = ll_malloc(len);
     log->wcap = len;
   }
-  uint8_t *p = log->wbuf, *b = p + HDR_SZ;
-  uint64_t sq = log->next_seq;
-  put_u64(b, sq);
-  put_u64(b + 8, (uint64_t)arrival_ms);
-  put_u16(b + 16, (uint16_t)key_len);
-  if (key_len) memcpy(b + BODY_FIXED, key, key_len);
-  if (data_len) memcpy(b + BODY_FIXED + key_len, data, data_len);
-  put_u32(p, body_len);
-  put_u32(p + 4, ll_crc32c(0, b, body_len));
-  ssize_t w = io_pwrite(log, s->fd, p, len, s->size);
+  /* every record of the batch in one buffer, written with one pwrite */
+  uint8_t *p = log->wbuf;
+  for (size_t i = 0; i < n; i++) {
+    const ll_log_entry_t *e = &es[i];
+    uint32_t body_len = (uint32_t)(BODY_FIXED + e->key_len + e->data_len);
+    uint8_t *b = p + HDR_SZ;
+    put_u64(b, log->next_seq + i);
+    put_u64(b + 8, (uint64_t)e->arrival_ms);
+    put_u16(b + 16, (uint16_t)e->key_len);
+    if (e->key_len) memcpy(b + BODY_FIXED, e->key, e->key_len);
+    if (e->data_len) memcpy(b + BODY_FIXED + e->key_len, e->data, e->data_len);
+    put_u32(p, body_len);
+    put_u32(p + 4, ll_crc32c(0, b, body_len));
+    p += HDR_SZ + body_len;
+  }
+  ssize_t w = io_pwrite(log, s->fd, log->wbuf, len, s->size);
   if (w != (ssize_t)len) {
     /* Cut off whatever part landed, so the next record goes right after the last good one.
      * Should the cut fail too, the next append overwrites the fragment from the same offset
@@ -861,14 +879,19 @@ int ll_log_append(ll_log_t *log, int64_t arrival_ms, const void *key, size_t key
     if (w < 0) return FAIL(err, (int)-w, "appending to %s: %s", path, ename((int)-w));
     return FAIL(err, EIO, "appending to %s: short write (%zd of %zu bytes)", path, w, len);
   }
-  seg_note(log, s, sq, arrival_ms, s->size, len);
-  log->next_seq++;
+  uint64_t off = s->size;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t rl = HDR_SZ + BODY_FIXED + es[i].key_len + es[i].data_len;
+    seg_note(log, s, log->next_seq + i, es[i].arrival_ms, off, rl);
+    off += rl;
+  }
+  *first_seq = log->next_seq;
+  log->next_seq += n;
   pthread_mutex_lock(&log->mu);
-  log->last_seq = sq;
+  log->last_seq = log->next_seq - 1;
   log->active_dirty = true;
   pthread_mutex_unlock(&log->mu);
   shrink(&log->wbuf, &log->wcap);
-  *seq = sq;
   return 0;
 }
 

@@ -92,6 +92,17 @@ void ll_log_close(ll_log_t *log);
  * partial record is cut off), so appending may go on. -1 with err (EMSGSIZE: too large). */
 int ll_log_append(ll_log_t *log, int64_t arrival_ms, const void *key, size_t key_len,
                   const void *data, size_t data_len, uint64_t *seq, ll_err_t *err);
+/* Appends n records at once (numbered *first_seq, *first_seq + 1, ...), written with one
+ * system call; all or none of them are appended. Same rules as ll_log_append. */
+typedef struct ll_log_entry {
+  int64_t arrival_ms;
+  const void *key;
+  size_t key_len;
+  const void *data;
+  size_t data_len;
+} ll_log_entry_t;
+int ll_log_append_many(ll_log_t *log, const ll_log_entry_t *entries, size_t n,
+                       uint64_t *first_seq, ll_err_t *err);
 /* Makes every record appended before the call durable; *durable_seq is the highest sequence
  * number now durable. May run on another thread than the appends (see above). On failure
  * (-1 with err) nothing is known durable beyond what was before; later syncs retry. */

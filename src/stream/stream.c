@@ -82,9 +82,18 @@ bool ll_u128_parse(const char *s, size_t len, ll_u128 *out) {
 }
 
 ll_u128 ll_stream_key_hash(const char *key, size_t len) {
+  /* one digest context for the loop thread: EVP_Digest would make and free one per key */
+  static _Thread_local EVP_MD_CTX *ctx;
+  static _Thread_local EVP_MD *md5; /* fetched once: EVP_md5() looks it up (under a lock) each time */
+  if (!ctx) {
+    ctx = EVP_MD_CTX_new();
+    md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+  }
   unsigned char md[16];
   unsigned int mdlen = 0;
-  EVP_Digest(key, len, md, &mdlen, EVP_md5(), NULL);
+  EVP_DigestInit_ex(ctx, md5, NULL);
+  EVP_DigestUpdate(ctx, key, len);
+  EVP_DigestFinal_ex(ctx, md, &mdlen);
   ll_u128 v = 0;
   for (int i = 0; i < 16; i++) v = (v << 8) | md[i];
   return v;
@@ -601,7 +610,14 @@ int ll_stream_tag(ll_streams_t *ss, ll_stream_t *st, json_t *add, json_t *remove
 /* ---- data ------------------------------------------------------------------------------------ */
 
 void ll_shard_seq_format(const ll_shard_t *sh, uint64_t seq, char out[64]) {
-  snprintf(out, 64, "49%014d%020" PRIu64 "00000000000000000000", sh->index, seq);
+  /* "49" | index in 14 digits | seq in 20 digits | 20 zeros (no printf: a hot path) */
+  out[0] = '4';
+  out[1] = '9';
+  uint64_t idx = (uint64_t)sh->index;
+  for (int i = 15; i >= 2; i--, idx /= 10) out[i] = (char)('0' + idx % 10);
+  for (int i = 35; i >= 16; i--, seq /= 10) out[i] = (char)('0' + seq % 10);
+  memset(out + 36, '0', 20);
+  out[56] = '\0';
 }
 
 bool ll_shard_seq_parse(const ll_shard_t *sh, const char *s, uint64_t *seq) {
@@ -618,10 +634,16 @@ bool ll_shard_seq_parse(const ll_shard_t *sh, const char *s, uint64_t *seq) {
   return true;
 }
 
-ll_shard_t *ll_stream_route(ll_stream_t *st, ll_u128 hash) {
+/* The index of the shard a hash falls in, or -1. */
+static long route_index(const ll_stream_t *st, ll_u128 hash) {
   for (size_t i = 0; i < st->nshards; i++)
-    if (hash >= st->shards[i]->hash_start && hash <= st->shards[i]->hash_end) return st->shards[i];
-  return NULL;
+    if (hash >= st->shards[i]->hash_start && hash <= st->shards[i]->hash_end) return (long)i;
+  return -1;
+}
+
+ll_shard_t *ll_stream_route(ll_stream_t *st, ll_u128 hash) {
+  long k = route_index(st, hash);
+  return k < 0 ? NULL : st->shards[k];
 }
 
 int ll_stream_put(ll_streams_t *ss, ll_stream_t *st, const ll_put_rec_t *recs, size_t n,
@@ -635,28 +657,53 @@ int ll_stream_put(ll_streams_t *ss, ll_stream_t *st, const ll_put_rec_t *recs, s
   p->ud = ud;
   int64_t now = ll_wall_ms();
   size_t ok = 0;
+  /* Route every record, then append each shard's records (in their order) with one write. */
+  size_t *order = ll_calloc(n ? n : 1, sizeof *order); /* record indexes grouped by shard */
+  size_t *count = ll_calloc(st->nshards + 1, sizeof *count);
+  size_t *slot = ll_calloc(n ? n : 1, sizeof *slot);   /* each record's shard position */
   for (size_t i = 0; i < n; i++) {
     const ll_put_rec_t *r = &recs[i];
-    ll_shard_t *sh = ll_stream_route(st, r->has_hash ? r->explicit_hash
-                                                     : ll_stream_key_hash(r->key, r->key_len));
-    ll_put_result_t *res = &p->results[i];
-    res->shard = sh;
-    if (!sh) {
-      res->error = ENOENT;
+    long k = route_index(st, r->has_hash ? r->explicit_hash : ll_stream_key_hash(r->key, r->key_len));
+    if (k < 0) {
+      p->results[i].error = ENOENT;
       continue;
     }
+    p->results[i].shard = st->shards[k];
+    slot[i] = (size_t)k;
+    count[k + 1]++;
+  }
+  for (size_t k = 1; k <= st->nshards; k++) count[k] += count[k - 1]; /* start of each group */
+  size_t *fill = ll_calloc(st->nshards ? st->nshards : 1, sizeof *fill);
+  for (size_t i = 0; i < n; i++)
+    if (p->results[i].shard) order[count[slot[i]] + fill[slot[i]]++] = i;
+  ll_log_entry_t *es = ll_calloc(n ? n : 1, sizeof *es);
+  for (size_t k = 0; k < st->nshards; k++) {
+    size_t from = count[k], m = fill[k];
+    if (!m) continue;
+    ll_shard_t *sh = st->shards[k];
     /* arrival times never go backwards within a shard (seeking by time relies on it) */
     int64_t arrival = now > sh->last_arrival_ms ? now : sh->last_arrival_ms;
+    for (size_t j = 0; j < m; j++) {
+      const ll_put_rec_t *r = &recs[order[from + j]];
+      es[j] = (ll_log_entry_t){arrival, r->key, r->key_len, r->data, r->len};
+    }
+    uint64_t first;
     ll_err_t e = LL_ERR_INIT;
-    if (ll_log_append(sh->log, arrival, r->key, r->key_len, r->data, r->len, &res->seq, &e) < 0) {
-      res->error = e.code ? e.code : EIO;
+    if (ll_log_append_many(sh->log, es, m, &first, &e) < 0) {
+      for (size_t j = 0; j < m; j++) p->results[order[from + j]].error = e.code ? e.code : EIO;
       continue;
     }
+    for (size_t j = 0; j < m; j++) p->results[order[from + j]].seq = first + j;
     sh->last_arrival_ms = arrival;
     sh->dirty = true;
     if (ss->mode == LL_FSYNC_NEVER) sh->fresh = true;
-    ok++;
+    ok += m;
   }
+  free(es);
+  free(fill);
+  free(slot);
+  free(count);
+  free(order);
   if (ok == 0 && n > 0) {
     int code = p->results[0].error;
     free(p->results);

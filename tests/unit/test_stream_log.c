@@ -1063,7 +1063,7 @@ typedef struct fio {
   int fail_open;     /* the next n opens of a segment file fail with EMFILE */
   int fail_fsync_at; /* the fsync call with this number (1-based, counted from reset) fails */
   int fail_dir_fsync;
-  int fsyncs, dir_fsyncs, opens, closes;
+  int fsyncs, dir_fsyncs, opens, closes, log_pwrites;
   bool islog[SIM_FDS], isdir[SIM_FDS];
 } fio_t;
 
@@ -1090,6 +1090,7 @@ static int f_open(void *ud, const char *path, int flags, mode_t mode) {
 }
 static ssize_t f_pwrite(void *ud, int fd, const void *buf, size_t n, off_t off) {
   fio_t *f = ud;
+  if (f->islog[fd]) f->log_pwrites++;
   if (f->islog[fd] && f->fail_pwrite > 0) {
     f->fail_pwrite--;
     errno = ENOSPC;
@@ -1351,5 +1352,52 @@ LL_TEST(stream_log_sync_thread_races_appends_and_reads) {
   CHECK_INTEQ(ll_log_last_seq(log), N);
   check_all(log, c);
   ll_log_close(log);
+  rmtmp(tmp);
+}
+
+/* ll_log_append_many: one write for the batch, numbered in order, all or nothing. */
+LL_TEST(stream_log_append_many_is_all_or_nothing) {
+  char *tmp = mktmp();
+  fio_t *f = calloc(1, sizeof *f);
+  ll_log_io_t io = fio_io(f);
+  ll_log_opts_t o = {.io = &io, .segment_bytes = 2000, .index_every = 100};
+  ll_log_t *log = open_log(tmp, 1, &o);
+  chk_t c = {.salt = 9, .dmax = 80};
+  uint64_t s = 1;
+  for (int round = 0; round < 12; round++) {
+    gen_t g[7];
+    ll_log_entry_t es[7];
+    size_t n = 1 + (size_t)round % 7;
+    for (size_t i = 0; i < n; i++) {
+      gen(s + i, 9, 80, &g[i]);
+      es[i] = (ll_log_entry_t){default_ms(s + i), g[i].key, g[i].klen, g[i].data, g[i].dlen};
+    }
+    uint64_t first = 0, last = ll_log_last_seq(log);
+    int writes = f->log_pwrites;
+    ll_err_t err = LL_ERR_INIT;
+    if (round % 4 == 2) { /* a failed and a short write: nothing of the batch is there */
+      f->fail_pwrite = 1;
+      CHECK_INTEQ(ll_log_append_many(log, es, n, &first, &err), -1);
+      CHECK_INTEQ(err.code, ENOSPC);
+      f->short_pwrite = 1;
+      CHECK_INTEQ(ll_log_append_many(log, es, n, &first, &err), -1);
+      CHECK_INTEQ(err.code, EIO);
+      CHECK_INTEQ(ll_log_last_seq(log), last);
+      writes = f->log_pwrites;
+    }
+    CHECK_INTEQ(ll_log_append_many(log, es, n, &first, &err), 0);
+    CHECK_INTEQ(f->log_pwrites, writes + 1); /* the whole batch in one write */
+    CHECK_INTEQ(first, s);
+    CHECK_INTEQ(ll_log_last_seq(log), s + n - 1);
+    s += n;
+  }
+  check_all(log, c);
+  CHECK_INTEQ(sync_ok(log), s - 1);
+  ll_log_close(log);
+  log = open_log(tmp, 1, NULL); /* and recovery finds them all, in order */
+  CHECK_INTEQ(ll_log_last_seq(log), s - 1);
+  check_all(log, c);
+  ll_log_close(log);
+  free(f);
   rmtmp(tmp);
 }
