@@ -69,6 +69,9 @@ void ll_api_empty(ll_http_req_t *req, int status);
 /* The request's JSON body (new reference); answers 400 InvalidRequestContentException and
  * returns NULL when it is not a JSON object (REST JSON shape). */
 json_t *ll_api_body_json(ll_http_req_t *req);
+/* The body of a JSON 1.0/1.1 request (new reference; an empty body is {}); answers 400
+ * SerializationException and returns NULL when it is not a JSON object. */
+json_t *ll_api_json11_body(ll_http_req_t *req);
 /* The percent-decoded value of query parameter key (heap), or NULL when absent. */
 char *ll_api_query_param(ll_http_req_t *req, const char *key);
 /* A fresh request id. */

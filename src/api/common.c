@@ -156,3 +156,14 @@ char *ll_api_query_param(ll_http_req_t *req, const char *key) {
   }
   return NULL;
 }
+
+json_t *ll_api_json11_body(ll_http_req_t *req) {
+  json_error_t jerr;
+  json_t *in = json_loadb(req->body.data ? req->body.data : "{}", req->body.len ? req->body.len : 2,
+                          0, &jerr);
+  if (json_is_object(in)) return in;
+  json_decref(in);
+  ll_api_error(req, LL_PROTO_JSON, 400, "SerializationException", "Could not parse request body: %s",
+               jerr.text);
+  return NULL;
+}

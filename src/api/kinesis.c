@@ -906,15 +906,8 @@ void ll_api_kinesis_dispatch(ll_http_req_t *req, const char *action) {
   }
   bool batch = strcmp(action, "PutRecords") == 0;
   if ((batch || strcmp(action, "PutRecord") == 0) && put_fast(req, batch)) return;
-  json_error_t jerr;
-  json_t *in = json_loadb(req->body.data ? req->body.data : "{}", req->body.len ? req->body.len : 2,
-                          0, &jerr);
-  if (!json_is_object(in)) {
-    json_decref(in);
-    ll_api_error(req, JSON11, 400, "SerializationException", "Could not parse request body: %s",
-                 jerr.text);
-    return;
-  }
+  json_t *in = ll_api_json11_body(req);
+  if (!in) return;
   for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
     if (strcmp(action, actions[i].name) != 0) continue;
     actions[i].fn(req, in);

@@ -78,15 +78,8 @@ static void describe_log_groups(ll_http_req_t *req, json_t *in) {
 
 void ll_api_logs_dispatch(ll_http_req_t *req, const char *action) {
   if (ll_api_authenticate(req, JSON11) < 0) return;
-  json_error_t jerr;
-  json_t *in = json_loadb(req->body.data ? req->body.data : "{}", req->body.len ? req->body.len : 2,
-                          0, &jerr);
-  if (!json_is_object(in)) {
-    json_decref(in);
-    ll_api_error(req, JSON11, 400, "SerializationException", "Could not parse request body: %s",
-                 jerr.text);
-    return;
-  }
+  json_t *in = ll_api_json11_body(req);
+  if (!in) return;
   if (strcmp(action, "FilterLogEvents") == 0)
     filter_log_events(req, in);
   else if (strcmp(action, "DescribeLogGroups") == 0)

@@ -36,8 +36,9 @@ static const char usage[] =
     "                         instances are stopped to make room; an invoke that finds none\n"
     "                         waits 1 s, then gets 429); default: the machine's memory less 10%\n"
     "  --async-time-scale X   multiplies the async queue's clock: AWS's delays between retries\n"
-    "                         (about 1 and 2 minutes) and MaximumEventAgeInSeconds (default 1;\n"
-    "                         for tests: 0.01 makes a minute 0.6 s)\n"
+    "                         (about 1 and 2 minutes) and MaximumEventAgeInSeconds, and the\n"
+    "                         mappings' MaximumRecordAgeInSeconds (default 1; for tests: 0.01\n"
+    "                         makes a minute 0.6 s)\n"
     "  --sandbox on|off       run each instance in its own Linux sandbox (default on: namespaces,\n"
     "                         a minimal read-only root, cgroup limits, seccomp; what this machine\n"
     "                         allows is printed at start and by `lambdalite info`)\n"
@@ -263,7 +264,7 @@ int ll_cmd_serve(int argc, char **argv) {
   if (ll_streams_open(d.loop, data_dir, fsync_mode, ll_engine_region(d.engine),
                       ll_engine_account(d.engine), &d.streams, &err) < 0) {
     failed = err.msg;
-  } else if (ll_esms_open(d.loop, d.engine, d.streams, data_dir, &d.esms, &err) < 0) {
+  } else if (ll_esms_open(d.loop, d.engine, d.streams, data_dir, retry_scale, &d.esms, &err) < 0) {
     failed = err.msg;
   } else if (!is_loopback(host) && ll_engine_dev_key_enabled(d.engine)) {
     snprintf(err.msg, sizeof err.msg,

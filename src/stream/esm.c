@@ -83,6 +83,7 @@ struct ll_esms {
   sqlite3_stmt *put_checkpoint;
   mapping_t *list;     /* creation order */
   int64_t next_order;
+  double age_scale;    /* multiplies MaximumRecordAgeInSeconds (tests) */
   int handles;         /* the struct + mappings not yet freed */
   bool closing;
 };
@@ -408,8 +409,8 @@ static int take_record(void *ud, const ll_stream_rec_t *r) {
   x->read_ms = c->now;
   x->key_len = r->key_len;
   x->len = r->len;
-  memcpy(x->bytes, r->key, r->key_len);
-  memcpy(x->bytes + r->key_len, r->data, r->len);
+  if (r->key_len) memcpy(x->bytes, r->key, r->key_len);
+  if (r->len) memcpy(x->bytes + r->key_len, r->data, r->len);
   int lane = c->mp->nlanes > 1 ? lane_of(r->key, r->key_len, c->mp->nlanes) : 0;
   lane_push(&c->p->lanes[lane], x);
   c->p->buffered++;
@@ -699,7 +700,8 @@ static int64_t try_lane(mapping_t *mp, int pi, int li, ll_shard_t *sh, int64_t n
   int max_age = cfg_int(mp, "MaximumRecordAgeInSeconds");
   if (max_age >= 0) {
     size_t k = 0;
-    while (k < lane_len(l) && l->q[l->head + k]->arrival_ms < now - (int64_t)max_age * 1000) k++;
+    int64_t oldest = now - (int64_t)((double)max_age * 1000 * mp->m->age_scale);
+    while (k < lane_len(l) && l->q[l->head + k]->arrival_ms < oldest) k++;
     if (k) {
       discard(mp, p, l, k, sh, "RecordAgeExceeded", l->attempts);
       l->nsizes = 0;
@@ -862,8 +864,9 @@ static void unlink_mapping(ll_esms_t *m, mapping_t *mp) {
 }
 
 int ll_esms_open(uv_loop_t *loop, ll_engine_t *e, ll_streams_t *ss, const char *data_dir,
-                 ll_esms_t **out, ll_err_t *err) {
+                 double age_scale, ll_esms_t **out, ll_err_t *err) {
   ll_esms_t *m = ll_calloc(1, sizeof *m);
+  m->age_scale = age_scale > 0 ? age_scale : 1;
   m->loop = loop;
   m->engine = e;
   m->streams = ss;

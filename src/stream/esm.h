@@ -27,9 +27,10 @@
 
 typedef struct ll_esms ll_esms_t;
 
-/* Loads the mappings and starts their pollers; installs itself as ss's records observer. */
+/* Loads the mappings and starts their pollers; installs itself as ss's records observer.
+ * age_scale multiplies MaximumRecordAgeInSeconds (1; tests shrink it, as the async queue's). */
 int ll_esms_open(uv_loop_t *loop, ll_engine_t *e, ll_streams_t *ss, const char *data_dir,
-                 ll_esms_t **out, ll_err_t *err);
+                 double age_scale, ll_esms_t **out, ll_err_t *err);
 /* Stops the pollers (batches in flight are delivered again after the next start); frees
  * everything once their invocations are back. Call before closing the engine and streams. */
 void ll_esms_close(ll_esms_t *m);

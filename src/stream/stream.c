@@ -248,8 +248,7 @@ static void stream_unref(ll_streams_t *ss, ll_stream_t *st) {
   stream_free(st);
 }
 
-static void streams_unref(ll_streams_t *ss) {
-  if (--ss->handles > 0) return;
+static void streams_free(ll_streams_t *ss) {
   for (size_t i = 0; i < ss->n; i++) stream_free(ss->streams[i]);
   free(ss->streams);
   if (ss->db) sqlite3_close(ss->db);
@@ -257,6 +256,10 @@ static void streams_unref(ll_streams_t *ss) {
   free(ss->region);
   free(ss->account);
   free(ss);
+}
+
+static void streams_unref(ll_streams_t *ss) {
+  if (--ss->handles == 0) streams_free(ss);
 }
 
 static uint64_t visible_seq(const ll_streams_t *ss, const ll_shard_t *sh) {
@@ -433,13 +436,7 @@ int ll_streams_open(uv_loop_t *loop, const char *data_dir, ll_fsync_mode_t mode,
   *out = ss;
   return 0;
 fail:
-  for (size_t i = 0; i < ss->n; i++) stream_free(ss->streams[i]);
-  free(ss->streams);
-  if (ss->db) sqlite3_close(ss->db);
-  free(ss->dir);
-  free(ss->region);
-  free(ss->account);
-  free(ss);
+  streams_free(ss);
   return -1;
 }
 
@@ -484,7 +481,7 @@ ll_stream_t *ll_stream_find(ll_streams_t *ss, const char *name) {
 
 size_t ll_stream_list(ll_streams_t *ss, ll_stream_t ***out) {
   *out = ll_calloc(ss->n ? ss->n : 1, sizeof **out);
-  memcpy(*out, ss->streams, ss->n * sizeof **out);
+  if (ss->n) memcpy(*out, ss->streams, ss->n * sizeof **out);
   return ss->n;
 }
 

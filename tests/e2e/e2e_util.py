@@ -571,6 +571,50 @@ def client_error(excinfo):
 # Creating functions
 
 
+class Producers:
+    """Threads putting batches of records into a stream until stop(), each its own boto3
+    client, as a load that a daemon crash interrupts: a batch whose put failed was never
+    acknowledged. .acked maps (shardId, sequence number) -> data of every acknowledged record;
+    .count() is how many there are."""
+
+    def __init__(self, endpoint, stream, threads=2, batch=50, keys=7, pause=0.0):
+        self.acked = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, args=(endpoint, stream, p, batch, keys, pause), daemon=True)
+            for p in range(threads)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _run(self, endpoint, stream, pid, batch, keys, pause):
+        client = make_client("kinesis", endpoint)
+        i = 0
+        while not self._stop.is_set():
+            recs = [{"Data": f"{pid}-{i + j}".encode(), "PartitionKey": f"{pid}-{j % keys}"} for j in range(batch)]
+            try:
+                out = client.put_records(StreamName=stream, Records=recs)
+            except Exception:
+                return  # the daemon is gone: this batch was never acknowledged
+            with self._lock:
+                for rec, r in zip(recs, out["Records"]):
+                    if "SequenceNumber" in r:
+                        self.acked[(r["ShardId"], int(r["SequenceNumber"]))] = rec["Data"]
+            i += batch
+            if pause:
+                time.sleep(pause)
+
+    def count(self):
+        with self._lock:
+            return len(self.acked)
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=30)
+
+
 class Functions:
     """Creates uniquely named functions through boto3 and waits until they are Active."""
 

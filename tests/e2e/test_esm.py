@@ -6,7 +6,6 @@ of the daemon during continuous puts and processing."""
 
 import base64
 import json
-import threading
 import time
 import uuid
 from collections import defaultdict
@@ -14,7 +13,7 @@ from collections import defaultdict
 import pytest
 from botocore.exceptions import ClientError
 
-from e2e_util import ACCOUNT, REGION, ROLE, Functions, function_arn, make_client, make_lambda_client, wait_until
+from e2e_util import ACCOUNT, REGION, ROLE, Functions, Producers, function_arn, make_client, make_lambda_client, wait_until
 
 # Records every batch it gets ("batch"), then succeeds.
 RECORDING = r"""
@@ -255,6 +254,19 @@ def test_disabled_mapping_holds_its_checkpoint(daemon, lam, kinesis, fns, record
     assert [d for _, _, d, _ in delivered(recorder)] == [b"one", b"two"]
 
 
+def test_batching_window_gathers_records_into_one_batch(daemon, lam, kinesis, fns, recorder):
+    fn = fns.shell(RECORDING, env=recorder.env)
+    stream, arn = new_stream(kinesis)
+    lam.create_event_source_mapping(FunctionName=fn, EventSourceArn=arn, StartingPosition="LATEST",
+                                    BatchSize=100, MaximumBatchingWindowInSeconds=2)
+    for i in range(3):  # one at a time, well inside the window
+        kinesis.put_record(StreamName=stream, PartitionKey="k", Data=f"w{i}".encode())
+    wait_until(lambda: delivered(recorder), timeout=20, message="the window's batch")
+    time.sleep(0.5)
+    got = delivered(recorder)
+    assert [d for _, _, d, _ in got] == [b"w0", b"w1", b"w2"] and {n for *_, n in got} == {3}
+
+
 def test_parallelization_factor_keeps_order_per_key(daemon, lam, kinesis, fns, recorder):
     fn = fns.shell(RECORDING, env=recorder.env)
     stream, arn = new_stream(kinesis)
@@ -361,6 +373,27 @@ printf '{"batchItemFailures":[{"itemIdentifier":""}]}' | respond
     assert [d for _, _, d, _ in got] == [b"x", b"y", b"x", b"y"], "whole batch retried once, then dropped"
 
 
+def test_records_past_the_maximum_age_go_to_the_destination(daemon_factory, recorder):
+    # --async-time-scale 0.01: MaximumRecordAgeInSeconds 60 acts as 0.6 s
+    d = daemon_factory(extra_args=["--async-time-scale", "0.01"])
+    lam = make_lambda_client(d.endpoint)
+    k = make_client("kinesis", d.endpoint)
+    fns = Functions(lam)
+    fn = fns.shell(POISONED, env=recorder.env)
+    sink = fns.shell(SINK, env=recorder.env)
+    stream, arn = new_stream(k)
+    put_many(k, stream, [("k", b"poison")])
+    lam.create_event_source_mapping(FunctionName=fn, EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+                                    MaximumRecordAgeInSeconds=60,  # retries unlimited (-1): age ends it
+                                    DestinationConfig={"OnFailure": {"Destination": function_arn(sink)}})
+    dest = recorder.wait("dest", timeout=30)["dest"].json()
+    assert dest["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert dest["KinesisBatchInfo"]["batchSize"] == 1
+    assert len([r for r in recorder.records if r.label == "failed"]) >= 1
+    k.put_record(StreamName=stream, PartitionKey="k", Data=b"fresh")
+    wait_until(lambda: delivered(recorder, "ok"), timeout=20, message="the shard moved on")
+
+
 # ---------------------------------------------------------------------------------------------
 # Durability
 
@@ -373,34 +406,12 @@ def test_kill_9_during_puts_and_processing_loses_nothing(daemon_factory, recorde
     stream, arn = new_stream(k, shards=2)
     uid = lam.create_event_source_mapping(FunctionName=fn, EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
                                           BatchSize=25)["UUID"]
-    acked = {}
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def producer(pid):
-        client = make_client("kinesis", d.endpoint)
-        i = 0
-        while not stop.is_set():
-            batch = [{"Data": f"{pid}-{i + j}".encode(), "PartitionKey": f"{pid}-{j % 5}"} for j in range(20)]
-            try:
-                out = client.put_records(StreamName=stream, Records=batch)
-            except Exception:
-                return  # the daemon is gone: this batch was never acknowledged
-            with lock:
-                for rec, r in zip(batch, out["Records"]):
-                    acked[(r["ShardId"], int(r["SequenceNumber"]))] = rec["Data"]
-            i += 20
-            time.sleep(0.01)
-
-    threads = [threading.Thread(target=producer, args=(p,)) for p in range(2)]
-    for t in threads:
-        t.start()
+    load = Producers(d.endpoint, stream, threads=2, batch=20, keys=5, pause=0.01)
     wait_until(lambda: len(delivered(recorder)) > 200, timeout=60, message="processing under way")
     d._kill()
     d.proc = None
-    stop.set()
-    for t in threads:
-        t.join(timeout=30)
+    load.stop()
+    acked = load.acked
     before_restart = len(delivered(recorder))
     d.start()
     lam = make_lambda_client(d.endpoint)

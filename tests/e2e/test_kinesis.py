@@ -5,14 +5,13 @@ shape, and durability across restarts and kill -9."""
 import base64
 import hashlib
 import json
-import threading
 import time
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
-from e2e_util import make_client, wait_until
+from e2e_util import Producers, make_client, wait_until
 
 ACCOUNT = "000000000000"
 MAX_HASH = 2**128 - 1
@@ -386,34 +385,11 @@ def test_acknowledged_records_survive_kill_9(daemon_factory, fsync):
     d = daemon_factory(extra_args=["--fsync", fsync])
     k = make_client("kinesis", d.endpoint)
     name = create(k, shards=2)
-    acked = []  # (shard, seq, data)
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def producer(pid):
-        client = make_client("kinesis", d.endpoint)
-        i = 0
-        while not stop.is_set():
-            batch = [{"Data": f"{pid}-{i + j}".encode(), "PartitionKey": f"{pid}-{j % 7}"} for j in range(50)]
-            try:
-                out = client.put_records(StreamName=name, Records=batch)
-            except Exception:
-                return  # the daemon is gone: this batch was never acknowledged
-            with lock:
-                for rec, r in zip(batch, out["Records"]):
-                    if "SequenceNumber" in r:
-                        acked.append((r["ShardId"], int(r["SequenceNumber"]), rec["Data"]))
-            i += 50
-
-    threads = [threading.Thread(target=producer, args=(p,)) for p in range(3)]
-    for t in threads:
-        t.start()
-    wait_until(lambda: len(acked) > 2000, timeout=30, message="records acknowledged")
+    load = Producers(d.endpoint, name, threads=3)
+    wait_until(lambda: load.count() > 2000, timeout=30, message="records acknowledged")
     d._kill()
     d.proc = None
-    stop.set()
-    for t in threads:
-        t.join(timeout=30)
+    load.stop()
     d.start()
     k = make_client("kinesis", d.endpoint)
     stored = {}
@@ -421,7 +397,7 @@ def test_acknowledged_records_survive_kill_9(daemon_factory, fsync):
         stored[sid] = [(int(r["SequenceNumber"]), r["Data"]) for r in read_all(k, name, sid)]
         seqs = [s for s, _ in stored[sid]]
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    for sid, seq, data in acked:
+    for (sid, seq), data in load.acked.items():
         assert (seq, data) in set(stored[sid]) or pytest.fail(f"acknowledged record {sid} {seq} {data} lost")
     # and the stream takes new records after the last one stored
     r = k.put_record(StreamName=name, Data=b"after", PartitionKey="x")
