@@ -4,7 +4,8 @@
  * concurrency to spare; a function error is retried MaximumRetryAttempts times (default 2,
  * about 1 and 2 minutes apart), throttles are retried with backoff, an event older than
  * MaximumEventAgeInSeconds is dropped; the outcome goes to the OnSuccess / OnFailure
- * destination (another function) as AWS's invocation record.
+ * destination (another function, or a stream through ll_engine_set_destination) as AWS's
+ * invocation record.
  *
  * Why SQLite and not the stream log: events are few per function compared with stream records,
  * each needs its own attempt count and due time, and deletion on success is per event — a
@@ -119,7 +120,13 @@ int ll_invoke_async(ll_engine_t *e, ll_function_t *fn, const char *payload, size
 
 /* ---- outcomes and destinations ----------------------------------------------------------- */
 
-/* Sends AWS's invocation record to the destination function `arn`, as an event of its own. */
+void ll_engine_set_destination(ll_engine_t *e, ll_destination_fn fn, void *ud) {
+  e->destination = fn;
+  e->destination_ud = ud;
+}
+
+/* Sends AWS's invocation record to the destination: a function (as an event of its own), or
+ * what the destination hook knows (a stream). */
 static void to_destination(ll_engine_t *e, const ll_function_t *fn, const char *which,
                            const running_t *r, const char *condition, const char *function_error,
                            const char *response, size_t response_len) {
@@ -128,12 +135,16 @@ static void to_destination(ll_engine_t *e, const ll_function_t *fn, const char *
                                                  which),
                                  "Destination");
   const char *arn = json_string_value(dest);
-  const char *target = arn ? strstr(arn, ":function:") : NULL;
-  if (!target) return;
-  char name[160];
-  snprintf(name, sizeof name, "%.*s", (int)strcspn(target + 10, ":"), target + 10);
-  ll_function_t *to = ll_function_find(e, name);
-  if (!to) return;
+  if (!arn) return;
+  const char *target = strstr(arn, ":function:");
+  ll_function_t *to = NULL;
+  if (target) {
+    char name[160];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(target + 10, ":"), target + 10);
+    if (!(to = ll_function_find(e, name))) return;
+  } else if (!e->destination) {
+    return;
+  }
   char ts[40];
   ll_format_iso_ms(ll_wall_ms(), ts, sizeof ts);
   json_t *req_payload = json_loadb(r->payload, r->len, JSON_DECODE_ANY, NULL);
@@ -150,7 +161,10 @@ static void to_destination(ll_engine_t *e, const ll_function_t *fn, const char *
   json_decref(rec);
   char rid[37];
   ll_err_t err = LL_ERR_INIT;
-  ll_invoke_async(e, to, body, strlen(body), NULL, rid, &err);
+  int rc = to ? ll_invoke_async(e, to, body, strlen(body), NULL, rid, &err)
+              : e->destination(e->destination_ud, arn, r->request_id, body, strlen(body), &err);
+  if (rc < 0)
+    fprintf(stderr, "lambdalite: %s of %s: sending to %s: %s\n", which, fn->name, arn, err.msg);
   free(body);
 }
 

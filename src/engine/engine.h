@@ -219,8 +219,15 @@ int ll_invoke_async(ll_engine_t *e, ll_function_t *fn, const char *payload, size
                     const char *trace_header, char request_id[37], ll_err_t *err);
 /* Events waiting or running. */
 size_t ll_engine_async_queued(ll_engine_t *e);
+/* Destinations that are not functions (a Kinesis stream ARN): the module that owns them sends
+ * the invocation record there (key: the event's request id, a stream's partition key). With
+ * payload NULL the call only checks that arn names one (0, or -1 with err saying why not).
+ * Set once by the daemon; NULL: functions only. */
+typedef int (*ll_destination_fn)(void *ud, const char *arn, const char *key, const char *payload,
+                                 size_t len, ll_err_t *err);
+void ll_engine_set_destination(ll_engine_t *e, ll_destination_fn fn, void *ud);
 /* Sets (cfg, validated: MaximumRetryAttempts 0-2, MaximumEventAgeInSeconds 60-21600,
- * DestinationConfig with function ARNs) or, with cfg NULL, deletes the function's
+ * DestinationConfig with function ARNs, or streams through ll_engine_set_destination) or, with cfg NULL, deletes the function's
  * EventInvokeConfig; merge adds cfg's fields to the existing ones. */
 int ll_function_set_event_invoke_config(ll_engine_t *e, const char *name, json_t *cfg, bool merge,
                                         ll_err_t *err);

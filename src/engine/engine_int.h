@@ -17,6 +17,8 @@ struct ll_sandbox_spec;
 struct ll_engine {
   uv_loop_t *loop;
   ll_engine_config_t cfg;
+  ll_destination_fn destination; /* non-function destinations (ll_engine_set_destination) */
+  void *destination_ud;
   char *data_dir;
   char *region, *account;
   sqlite3 *db;

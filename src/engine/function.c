@@ -347,10 +347,14 @@ int ll_function_set_event_invoke_config(ll_engine_t *e, const char *name, json_t
       if (!arn || strncmp(arn, "arn:", 4) != 0)
         return ll_err_set(err, LL_E_INVALID_PARAM, "The destination ARN %s is invalid.",
                           arn ? arn : "(not a string)");
+      if (!f && e->destination && strncmp(arn, "arn:aws:kinesis:", 16) == 0) {
+        if (e->destination(e->destination_ud, arn, NULL, NULL, 0, err) < 0) return -1;
+        continue;
+      }
       if (!f)
         return ll_err_set(err, LL_E_INVALID_PARAM,
-                          "Destination %s is not supported yet: use a Lambda function ARN (queues, "
-                          "topics and event buses arrive with those services)",
+                          "Destination %s is not supported yet: use a Lambda function or Kinesis "
+                          "stream ARN (queues, topics and event buses arrive with those services)",
                           arn);
       if (!ll_function_find(e, target))
         return ll_err_set(err, LL_E_INVALID_PARAM,

@@ -96,6 +96,8 @@ typedef struct batch {
 } batch_t;
 
 static void pump(mapping_t *mp);
+static int to_stream(ll_esms_t *m, const char *arn, const char *key, const char *data, size_t len,
+                     ll_err_t *err);
 
 /* ---- config fields ------------------------------------------------------------------------- */
 
@@ -221,9 +223,7 @@ static int validate(ll_esms_t *m, json_t *doc, ll_err_t *err) {
     const char *arn = json_string_value(of);
     char name[160], qual[160];
     if (arn && stream_name_of(arn)) {
-      if (!ll_stream_find(m->streams, stream_name_of(arn)))
-        return ll_err_set(err, LL_E_INVALID_PARAM,
-                          "The destination stream %s does not exist: create it first.", arn);
+      if (to_stream(m, arn, NULL, NULL, 0, err) < 0) return -1;
     } else if (arn && strncmp(arn, "arn:aws:lambda:", 15) == 0 && strstr(arn, ":function:")) {
       function_name_of(arn, name, sizeof name, qual, sizeof qual);
       if (!ll_function_find(m->engine, name))
@@ -511,12 +511,36 @@ static char *build_event(const mapping_t *mp, const poller_t *p, const lane_t *l
 }
 
 static void on_destination_put(void *ud, int status, const ll_put_result_t *res, size_t n) {
-  char *uuid = ud;
+  char *arn = ud;
   if (status || (n && res[0].error))
-    fprintf(stderr, "lambdalite: event source mapping %s: the failure destination stream did not "
-                    "take the record (%s)\n",
-            uuid, strerror(status ? status : res[0].error));
-  free(uuid);
+    fprintf(stderr, "lambdalite: the destination stream %s did not take a record (%s)\n", arn,
+            strerror(status ? status : res[0].error));
+  free(arn);
+}
+
+/* Puts one record (a failure or invocation record) into the destination stream `arn`; with
+ * data NULL only checks that the stream exists. */
+static int to_stream(ll_esms_t *m, const char *arn, const char *key, const char *data, size_t len,
+                     ll_err_t *err) {
+  const char *name = stream_name_of(arn);
+  ll_stream_t *st = name ? ll_stream_find(m->streams, name) : NULL;
+  if (!st || strcmp(st->arn, arn) != 0)
+    return ll_err_set(err, LL_E_INVALID_PARAM,
+                      "The destination stream %s does not exist: create it first.", arn);
+  if (!data) return 0;
+  ll_put_rec_t rec = {.key = key, .key_len = strlen(key), .data = data, .len = len};
+  char *ud = ll_strdup(arn);
+  if (ll_stream_put(m->streams, st, &rec, 1, on_destination_put, ud, err) < 0) {
+    free(ud);
+    return -1;
+  }
+  return 0;
+}
+
+/* The engine's hook for async invocations' stream destinations. */
+static int async_destination(void *ud, const char *arn, const char *key, const char *payload,
+                             size_t len, ll_err_t *err) {
+  return to_stream(ud, arn, key && *key ? key : "destination", payload, len, err);
 }
 
 /* Sends what AWS sends to an OnFailure destination about n discarded records (the records
@@ -549,12 +573,7 @@ static void discard(mapping_t *mp, poller_t *p, lane_t *l, size_t n, ll_shard_t 
     ll_err_t err = LL_ERR_INIT;
     int rc2 = -1;
     if (stream_name_of(dest)) {
-      ll_stream_t *st = ll_stream_find(mp->m->streams, stream_name_of(dest));
-      ll_put_rec_t rec = {.key = p->shard_id, .key_len = strlen(p->shard_id), .data = text, .len = len};
-      char *ud = ll_strdup(mp->uuid);
-      rc2 = st ? ll_stream_put(mp->m->streams, st, &rec, 1, on_destination_put, ud, &err)
-               : ll_err_set(&err, LL_E_NOT_FOUND, "stream %s not found", dest);
-      if (rc2 < 0) free(ud);
+      rc2 = to_stream(mp->m, dest, p->shard_id, text, len, &err);
     } else {
       char name[160], qual[160], rid[37];
       function_name_of(dest, name, sizeof name, qual, sizeof qual);
@@ -907,6 +926,7 @@ int ll_esms_open(uv_loop_t *loop, ll_engine_t *e, ll_streams_t *ss, const char *
     sqlite3_finalize(q);
   }
   ll_streams_on_records(ss, on_records, m);
+  ll_engine_set_destination(e, async_destination, m);
   for (mapping_t *mp = m->list; mp; mp = mp->next) pump(mp);
   *out = m;
   return 0;
@@ -915,6 +935,7 @@ int ll_esms_open(uv_loop_t *loop, ll_engine_t *e, ll_streams_t *ss, const char *
 void ll_esms_close(ll_esms_t *m) {
   m->closing = true;
   ll_streams_on_records(m->streams, NULL, NULL);
+  ll_engine_set_destination(m->engine, NULL, NULL);
   mapping_t *mp = m->list;
   m->list = NULL;
   while (mp) {

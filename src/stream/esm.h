@@ -10,7 +10,8 @@
  * flight is delivered again.
  *
  * Pollers sleep until the stream tells them about new records (ll_streams_on_records): no
- * polling loop. Mappings and checkpoints live in data_dir/streams/mappings.db (SQLite WAL).
+ * polling loop. The module also delivers async invocations' records to stream destinations
+ * (ll_engine_set_destination). Mappings and checkpoints live in data_dir/streams/mappings.db (SQLite WAL).
  * Everything runs on the loop thread.
  *
  * Requests and answers are JSON in the shapes of the Lambda API's CreateEventSourceMapping and

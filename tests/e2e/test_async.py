@@ -10,7 +10,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from e2e_util import Functions, function_arn, make_lambda_client, wait_until
+from e2e_util import Functions, function_arn, make_client, make_lambda_client, wait_until
 
 # Records each attempt ("attempt-<id>") and fails, or answers when the event says so.
 FLAKY = r"""
@@ -133,6 +133,41 @@ def test_success_goes_to_the_success_destination(fast, recorder):
     assert record["responsePayload"] == {"fine": "good"}
     assert "functionError" not in record["responseContext"]
     assert len(attempts(recorder, "good")) == 1
+
+
+def test_destinations_can_be_streams(fast, recorder):
+    d, lam = fast
+    k = make_client("kinesis", d.endpoint)
+    fns = Functions(lam)
+    flaky = fns.shell(FLAKY, env=recorder.env)
+    k.create_stream(StreamName="outcomes", ShardCount=1)
+    arn = "arn:aws:kinesis:us-east-1:000000000000:stream/outcomes"
+    with pytest.raises(ClientError) as e:
+        lam.put_function_event_invoke_config(
+            FunctionName=flaky, DestinationConfig={"OnFailure": {"Destination": arn + "-missing"}})
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    lam.put_function_event_invoke_config(
+        FunctionName=flaky, MaximumRetryAttempts=0,
+        DestinationConfig={"OnSuccess": {"Destination": arn}, "OnFailure": {"Destination": arn}})
+    ok_id = send(lam, flaky, {"id": "s1", "ok": True})
+    bad_id = send(lam, flaky, {"id": "s2"})
+    it = k.get_shard_iterator(StreamName="outcomes", ShardId="shardId-000000000000",
+                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    got = []
+
+    def two():
+        nonlocal it
+        out = k.get_records(ShardIterator=it)
+        it = out["NextShardIterator"]
+        got.extend(out["Records"])
+        return len(got) >= 2
+
+    wait_until(two, timeout=20, message="both invocation records in the stream")
+    records = {r["PartitionKey"]: json.loads(r["Data"]) for r in got}
+    assert records[ok_id]["requestContext"]["condition"] == "Success"
+    assert records[ok_id]["responsePayload"] == {"fine": "s1"}
+    assert records[bad_id]["requestContext"]["condition"] == "RetriesExhausted"
+    assert records[bad_id]["requestPayload"] == {"id": "s2"}
 
 
 def test_reserved_zero_sends_events_to_the_failure_destination_unrun(fast, recorder):
