@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo behind `make demo`: starts a daemon on a temporary data directory, creates the
 # example C function, invokes it with the AWS CLI and with `lambdalite invoke --log`, shows the
-# log lines, and stops the daemon. Usage: scripts/demo.sh BUILD_DIR
+# log lines, feeds it from a Kinesis stream through an event source mapping, and stops the
+# daemon. Usage: scripts/demo.sh BUILD_DIR
 set -euo pipefail
 build=${1:-build}
 bin="$build/lambdalite"
@@ -55,6 +56,29 @@ step "lambdalite invoke of a function error (exit status 1 is expected)"
 
 step "lambdalite logs echo"
 "$bin" logs echo
+
+step "a Kinesis stream feeding the function through an event source mapping (batches of 10)"
+aws_() { /usr/bin/aws --endpoint-url "$endpoint" "$@"; }
+aws_ kinesis create-stream --stream-name work --shard-count 2
+aws_ lambda create-event-source-mapping --function-name echo --batch-size 10 \
+  --starting-position TRIM_HORIZON --event-source-arn arn:aws:kinesis:us-east-1:000000000000:stream/work \
+  --query '{UUID:UUID,State:State,BatchSize:BatchSize}'
+before=$("$bin" logs echo | grep -c REPORT || true)
+records=$(for i in $(seq 25); do printf '{"Data":"%s","PartitionKey":"board-%d"},' "$(printf 'record %d' "$i" | base64)" "$i"; done)
+shards=$(aws_ kinesis put-records --stream-name work --records "[${records%,}]" \
+  --query 'Records[*].ShardId' --output text)
+n0=$(echo "$shards" | tr '\t' '\n' | grep -c 'shardId-000000000000' || true)
+n1=$((25 - n0))
+echo "put 25 records: $n0 went to shardId-000000000000, $n1 to shardId-000000000001 (MD5 of the key)"
+want=$(( (n0 + 9) / 10 + (n1 + 9) / 10 ))
+for _ in $(seq 100); do
+  [ "$(( $("$bin" logs echo | grep -c REPORT || true) - before ))" -ge "$want" ] && break
+  sleep 0.1
+done
+"$bin" info | tail -n 3
+after=$("$bin" logs echo | grep -c REPORT || true)
+echo "the 25 records reached echo in $((after - before)) batches of at most 10, each from one shard"
+[ "$((after - before))" -eq "$want" ]
 
 step "stopping the daemon (SIGTERM)"
 kill -TERM "$daemon"
