@@ -95,9 +95,12 @@ udp=$(/usr/bin/python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket
   --endpoint "$endpoint" >/dev/null
 aws_ lambda create-event-source-mapping --function-name stamp --batch-size 1 \
   --event-source-arn arn:aws:kinesis:us-east-1:000000000000:stream/latency --starting-position LATEST
+aws_ kinesis create-stream --stream-name mapped --shard-count 4
+aws_ lambda create-event-source-mapping --function-name stamp --batch-size 1000 \
+  --event-source-arn arn:aws:kinesis:us-east-1:000000000000:stream/mapped --starting-position LATEST
 "$build/bench/stream" --endpoint "$endpoint" --stream bench --dir "$work" \
   --seconds "${BENCH_SECONDS:-3}" --latency-stream latency --udp-port "$udp" \
-  --count "${BENCH_STREAM_COUNT:-1000}"
+  --count "${BENCH_STREAM_COUNT:-1000}" --mapped-stream mapped
 echo
 
 # Cold starts: daemons that keep no instance warm (--idle-timeout 0), sandbox on and off.

@@ -9,8 +9,12 @@
  * function started with ECHO_STAMP_UDP=127.0.0.1:PORT, which reports when each invocation
  * began; beside the daemon's loopback round trip at one connection.
  *
+ * With --mapped-stream too, records per second through a mapping (BatchSize 1000) to the same
+ * function: PutRecords from one connection, counted as the function starts each batch.
+ *
  *   stream --endpoint URL --stream NAME --dir DIR [--seconds S] [--conns N,M.. (4,16)]
  *          [--latency-stream NAME --udp-port PORT [--count N]]
+ *          [--mapped-stream NAME [--mapped-records N (500000)]]
  *
  * DIR is a directory on the daemon's disk for the baseline's file. */
 #include <arpa/inet.h>
@@ -125,7 +129,7 @@ static int put_to_start(int port, const char *host, const char *stream, int udp_
     ssize_t n = recv(u, msg, sizeof msg - 1, 0);
     if (n <= 0) continue;
     msg[n] = '\0';
-    unsigned long long start = strtoull(msg, NULL, 10);
+    unsigned long long start = strtoull(msg, NULL, 10); /* then the record count, the payload */
     char *d = strstr(msg, "\"data\":\"");
     size_t dl = 0;
     uint8_t *raw = d ? ll_base64_decode(d + 8, strcspn(d + 8, "\""), &dl) : NULL;
@@ -145,11 +149,77 @@ static int put_to_start(int port, const char *host, const char *stream, int udp_
   return lost;
 }
 
+/* Records through a mapping: total records put into `stream` (PutRecords of BATCH from one
+ * connection, as fast as acknowledged), counted as the mapped function reports each batch it
+ * starts. Records per second from the first put to the last record started; 0 on a timeout.
+ * With udp_port 0, only the puts are timed (the baseline: the same producer, no mapping). */
+static double through_mapping(int port, const char *host, const char *stream, int udp_port,
+                              long total) {
+  int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)udp_port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (u < 0 || (udp_port && bind(u, (struct sockaddr *)&a, sizeof a) < 0)) {
+    perror("bench/stream: udp socket");
+    exit(1);
+  }
+  char data[RECORD + 1];
+  memset(data, 'q', RECORD);
+  data[RECORD] = '\0';
+  char *b64 = ll_base64_encode(data, RECORD);
+  json_t *recs = json_array();
+  for (int i = 0; i < BATCH; i++) {
+    char key[16];
+    snprintf(key, sizeof key, "p%d", i);
+    json_array_append_new(recs, json_pack("{s:s,s:s}", "Data", b64, "PartitionKey", key));
+  }
+  free(b64);
+  json_t *put = json_pack("{s:s,s:o}", "StreamName", stream, "Records", recs);
+  char *body = json_dumps(put, JSON_COMPACT);
+  json_decref(put);
+  int big = 8 << 20;
+  setsockopt(u, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  int fd = bench_connect(port);
+  uint64_t t0 = ll_mono_ns(), last = t0;
+  long put_n = 0, seen = 0;
+  while (seen < total) {
+    if (put_n < total) {
+      json_decref(call(fd, host, "Kinesis_20131202.PutRecords", body));
+      put_n += BATCH;
+    }
+    if (!udp_port) {
+      seen = put_n;
+      last = ll_mono_ns();
+      continue;
+    }
+    /* drain what the function reported; once everything is put, wait (5 s at most) */
+    int timeout = put_n < total ? 0 : 5000;
+    bool got = false;
+    char msg[2048];
+    struct pollfd pfd = {u, POLLIN, 0};
+    while (seen < total && poll(&pfd, 1, timeout) > 0) {
+      ssize_t n = recv(u, msg, sizeof msg - 1, 0);
+      if (n <= 0) break;
+      msg[n] = '\0';
+      char *sp = strchr(msg, ' ');
+      seen += sp ? strtol(sp + 1, NULL, 10) : 0;
+      last = ll_mono_ns();
+      got = true;
+      timeout = 0;
+    }
+    if (!got && put_n >= total && seen < total) break; /* nothing for 5 s */
+  }
+  close(fd);
+  close(u);
+  free(body);
+  return seen >= total ? (double)seen / ((double)(last - t0) / 1e9) : 0;
+}
+
 int main(int argc, char **argv) {
-  const char *endpoint = NULL, *stream = NULL, *dir = NULL, *lat_stream = NULL;
+  const char *endpoint = NULL, *stream = NULL, *dir = NULL, *lat_stream = NULL, *fan_stream = NULL;
   double seconds = 3;
   const char *levels = "4,16";
   int udp_port = 0, count = 1000;
+  long fan_total = 500000;
   static const struct option opts[] = {{"endpoint", required_argument, 0, 'e'},
                                        {"stream", required_argument, 0, 's'},
                                        {"dir", required_argument, 0, 'd'},
@@ -158,6 +228,8 @@ int main(int argc, char **argv) {
                                        {"latency-stream", required_argument, 0, 'l'},
                                        {"udp-port", required_argument, 0, 'u'},
                                        {"count", required_argument, 0, 'n'},
+                                       {"mapped-stream", required_argument, 0, 'm'},
+                                       {"mapped-records", required_argument, 0, 'r'},
                                        {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -169,6 +241,8 @@ int main(int argc, char **argv) {
     else if (c == 'l') lat_stream = optarg;
     else if (c == 'u') udp_port = atoi(optarg);
     else if (c == 'n') count = atoi(optarg);
+    else if (c == 'm') fan_stream = optarg;
+    else if (c == 'r') fan_total = atol(optarg);
     else return 2;
   }
   if (!endpoint || !stream || !dir) {
@@ -260,6 +334,16 @@ int main(int argc, char **argv) {
     printf("%-44s %9.0f %9.0f   (%d records, %d never started)\n",
            "put -> function start (ESM, BatchSize 1)", p50, p99, count, lost);
     printf("%-44s %8.1fx\n", "ratio (p50 / round trip)", rt.p50_us > 0 ? p50 / rt.p50_us : 0);
+  }
+  if (fan_stream && udp_port) {
+    double solo = through_mapping(port, host, stream, 0, fan_total);
+    double rate = through_mapping(port, host, fan_stream, udp_port, fan_total);
+    printf("\n%-44s %14s\n", "", "records/s");
+    printf("%-44s %14.0f   (the same producer into a stream with no mapping)\n",
+           "baseline: PutRecords from 1 connection", solo);
+    printf("%-44s %14.0f   (%ld records put from 1 connection and started by the function)\n",
+           "put -> mapping (BatchSize 1000) -> function", rate, fan_total);
+    printf("%-44s %13.2fx\n", "ratio (through the mapping / put alone)", solo > 0 ? rate / solo : 0);
   }
   return 0;
 }

@@ -11,8 +11,9 @@
  * Nothing is printed otherwise.
  *
  * With ECHO_STAMP_UDP=127.0.0.1:PORT in the environment, each invocation first sends one UDP
- * datagram there: the CLOCK_MONOTONIC time in nanoseconds, a space, then the payload's first
- * 1 KB (bench/stream times put -> function start through an event source mapping with it).
+ * datagram there: the CLOCK_MONOTONIC time in nanoseconds, the number of Kinesis records in the
+ * payload (occurrences of "eventID"), then the payload's first 1 KB, separated by spaces
+ * (bench/stream times put -> function start and the records delivered per second with it).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -100,8 +101,11 @@ static void stamp_open(void) {
 static void stamp(const ll_invocation *in) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  long records = 0;
+  for (const char *p = in->payload; (p = strstr(p, "\"eventID\"")); p += 9) records++;
   char msg[1100];
-  int n = snprintf(msg, sizeof msg, "%lld ", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+  int n = snprintf(msg, sizeof msg, "%lld %ld ", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec,
+                   records);
   size_t take = in->payload_len < 1024 ? in->payload_len : 1024;
   memcpy(msg + n, in->payload, take);
   sendto(stamp_fd, msg, (size_t)n + take, 0, (struct sockaddr *)&stamp_to, sizeof stamp_to);
