@@ -20,6 +20,7 @@ struct ll_engine {
   ll_destination_fn destination; /* non-function destinations (ll_engine_set_destination) */
   void *destination_ud;
   char *data_dir;
+  char *tmp_disk_dir;      /* data_dir/sandbox-tmp: where sandboxes' /tmp images are made */
   char *region, *account;
   sqlite3 *db;
   /* functions and layers, kept sorted by name in plain arrays (hundreds at most) */

@@ -1092,6 +1092,8 @@ int ll_engine_open(uv_loop_t *loop, const ll_engine_config_t *cfg, ll_engine_t *
   char *sub = ll_sprintf("%s/functions", e->data_dir);
   ll__mkdirs(sub, 0755);
   free(sub);
+  e->tmp_disk_dir = ll_sprintf("%s/sandbox-tmp", e->data_dir);
+  ll__mkdirs(e->tmp_disk_dir, 0700);
   if (ll__store_open(e, err) < 0) goto fail;
   if (ll__asyncq_open(e, err) < 0) goto fail;
   uv_timer_init(loop, &e->reaper);
@@ -1110,6 +1112,7 @@ int ll_engine_open(uv_loop_t *loop, const ll_engine_config_t *cfg, ll_engine_t *
 fail:
   ll__store_close(e);
   free(e->data_dir);
+  free(e->tmp_disk_dir);
   free(e->region);
   free(e->account);
   free(e);
@@ -1126,6 +1129,7 @@ void ll__engine_unref(ll_engine_t *e) {
   free(e->secrets);
   free(e->async_running);
   free(e->data_dir);
+  free(e->tmp_disk_dir);
   free(e->region);
   free(e->account);
   free(e);

@@ -281,6 +281,7 @@ void ll__sandbox_shape(const ll_engine_t *e, int memory_mb, int tmp_mb, const ch
       .mounts = points,
       .nmounts = 2,
       .tmp_bytes = (uint64_t)tmp_mb << 20,
+      .tmp_disk_dir = e->tmp_disk_dir,
       .memory_bytes = (uint64_t)memory_mb << 20,
       /* Lambda: 1,769 MB is one full core; CPU share grows with memory. */
       .cpu_millis = (uint32_t)((uint64_t)memory_mb * 1000 / 1769),

@@ -258,6 +258,19 @@ int ll_sandbox_probe(const char *cgroup_parent, ll_sandbox_caps_t *caps, ll_err_
   if (pfd >= 0) close(pfd);
   c.pidfd = e == 0;
   say_on_off(&c, "pidfd", e, NULL);
+
+  /* /tmp on disk: a small one made and dropped at once says whether it can be done here */
+  int mnt = -1;
+  ll_err_t derr = LL_ERR_INIT;
+  if (!root) ll_err_set(&derr, EPERM, "needs root");
+  else if (c.mount_ns && ll__disk_tmp("/tmp", (uint64_t)16 << 20, &mnt, &derr) == 0) close(mnt);
+  else if (!c.mount_ns) ll_err_set(&derr, EPERM, "needs a mount namespace");
+  c.disk_tmp = mnt >= 0;
+  char why[200];
+  snprintf(why, sizeof why, "%s: /tmp is a tmpfs, counted against MemorySize",
+           derr.msg[0] ? derr.msg : "unavailable");
+  say_on_off(&c, "tmp on disk", c.disk_tmp ? 0 : derr.code ? derr.code : EIO,
+             c.disk_tmp ? "ext4 on a loop device, apart from the memory limit" : why);
   size_t l = strlen(c.summary);
   if (l && c.summary[l - 1] == '\n') c.summary[l - 1] = '\0';
 
@@ -309,6 +322,7 @@ typedef struct ll__child {
   const ll_sandbox_spec_t *spec; /* the shape */
   const ll__mplan_t *plan; /* NULL without a mount namespace */
   int sync_fd, null_fd;
+  int tree_fd;            /* the plan's detached mount (a disk /tmp) the child moves in, or -1 */
   bool userns, root_map, netns, utsns, privileged, clear_groups, seccomp;
   uid_t uid; /* what the program runs as, in the child's view */
   gid_t gid;
@@ -496,15 +510,23 @@ static void receive_start(const ll__child_t *c, ll__started_t *st) {
   if (!st->path || !st->cwd || h->nargv == 0) child_fail(c, EPROTO, "reading the start message", NULL);
 }
 
-/* Closes every fd from 3 up but a and b. */
-static void close_except(int a, int b) {
-  int lo = a < b ? a : b, hi = a < b ? b : a;
-  unsigned ranges[3][2] = {{3, (unsigned)lo - 1}, {(unsigned)lo + 1, (unsigned)hi - 1},
-                           {(unsigned)hi + 1, ~0U}};
-  for (int i = 0; i < 3; i++) {
-    if (ranges[i][0] > ranges[i][1]) continue;
-    if (syscall(SYS_close_range, ranges[i][0], ranges[i][1], 0) == 0) continue;
-    for (unsigned fd = ranges[i][0]; fd <= ranges[i][1] && fd < 65536; fd++) close((int)fd);
+/* Closes every fd from 3 up but the n given (each >= 3, or -1 for none). */
+static void close_except(const int *keep, int n) {
+  int k[4], m = 0;
+  for (int i = 0; i < n && m < 4; i++)
+    if (keep[i] >= 3) k[m++] = keep[i];
+  for (int i = 1; i < m; i++) /* insertion sort: no library calls in the child */
+    for (int j = i; j > 0 && k[j - 1] > k[j]; j--) {
+      int t = k[j];
+      k[j] = k[j - 1];
+      k[j - 1] = t;
+    }
+  unsigned lo = 3;
+  for (int i = 0; i <= m; i++) {
+    unsigned hi = i < m ? (unsigned)k[i] - 1 : ~0U;
+    if (lo <= hi && syscall(SYS_close_range, lo, hi, 0) < 0)
+      for (unsigned fd = lo; fd <= hi && fd < 65536; fd++) close((int)fd);
+    if (i < m) lo = (unsigned)k[i] + 1;
   }
 }
 
@@ -524,7 +546,8 @@ static void __attribute__((noreturn)) child_main(ll__child_t *c) {
   /* Nothing else of the daemon's stays open in here: close-on-exec is not enough, a prepared
    * sandbox waits (a copy of a client's connection or of a listening socket would keep it
    * open after the daemon closed it). */
-  close_except(c->sync_fd, c->null_fd);
+  int keep[3] = {c->sync_fd, c->null_fd, c->tree_fd};
+  close_except(keep, 3);
 
   /* Wait until the parent has written our uid/gid maps. */
   wait_for(c, 'G');
@@ -547,6 +570,7 @@ static void __attribute__((noreturn)) child_main(ll__child_t *c) {
 
   const char *op = NULL, *path = NULL;
   if (c->plan && ll__mounts_build(c->plan, &op, &path) < 0) child_fail(c, errno, op, path);
+  if (c->tree_fd >= 0) close(c->tree_fd); /* moved into place: the mount needs no fd now */
 
   if (c->netns) {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -799,7 +823,8 @@ int ll_sandbox_prepare(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, ll_err
   c.ptrs = ll_calloc(START_PTRS, sizeof *c.ptrs);
 
   if (caps.mount_ns) {
-    if (ll__mounts_plan(&plan, spec, c.uid, c.gid, caps.pid_ns ? "" : "hidepid=2", err) < 0) {
+    if (ll__mounts_plan(&plan, spec, c.uid, c.gid, caps.pid_ns ? "" : "hidepid=2", caps.disk_tmp,
+                        err) < 0) {
       ll_err_wrap(err, "sandbox");
       goto fail;
     }
@@ -845,6 +870,9 @@ int ll_sandbox_prepare(const ll_sandbox_spec_t *spec, ll_sandbox_t **out, ll_err
   }
   c.sync_fd = sync[1];
   c.null_fd = null_fd;
+  c.tree_fd = -1;
+  for (size_t i = 0; i < plan.n; i++)
+    if (plan.steps[i].kind == LL__M_TREE) c.tree_fd = plan.steps[i].fd;
 
   uint64_t flags = 0;
   if (caps.user_ns) flags |= CLONE_NEWUSER;

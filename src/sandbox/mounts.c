@@ -150,7 +150,7 @@ static bool inside_path_ok(const char *p) {
 }
 
 int ll__mounts_plan(ll__mplan_t *plan, const ll_sandbox_spec_t *spec, uid_t uid, gid_t gid,
-                    const char *proc_opts, ll_err_t *err) {
+                    const char *proc_opts, bool disk_tmp, ll_err_t *err) {
   memset(plan, 0, sizeof *plan);
   /* System directories. On merged-/usr systems /bin, /lib... are symlinks into /usr. */
   static const char *const sys[] = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"};
@@ -175,7 +175,22 @@ int ll__mounts_plan(ll__mplan_t *plan, const ll_sandbox_spec_t *spec, uid_t uid,
 
   /* /tmp, /dev, /proc. */
   uint64_t tmp = spec->tmp_bytes ? spec->tmp_bytes : (uint64_t)512 << 20;
-  add_tmpfs(plan, "/tmp", tmp, MS_NOSUID | MS_NODEV);
+  int disk = -1;
+  if (disk_tmp && spec->tmp_disk_dir) {
+    ll_err_t derr = LL_ERR_INIT;
+    if (ll__disk_tmp(spec->tmp_disk_dir, tmp, &disk, &derr) < 0) { /* a tmpfs will do */
+      static bool told;
+      if (!told) fprintf(stderr, "lambdalite: sandbox /tmp on disk: %s; using a tmpfs\n", derr.msg);
+      told = true;
+    }
+  }
+  if (disk >= 0) {
+    add_dir(plan, "/tmp");
+    ll__mstep_t *t = add(plan, LL__M_TREE, "/tmp");
+    t->fd = disk;
+  } else {
+    add_tmpfs(plan, "/tmp", tmp, MS_NOSUID | MS_NODEV);
+  }
   add_dir(plan, "/dev");
   static const char *const devs[] = {"null", "zero", "full", "random", "urandom", "tty"};
   for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++) {

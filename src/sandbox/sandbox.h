@@ -34,6 +34,8 @@ typedef struct ll_sandbox_caps {
   bool cgroup_v1;      /* writable v1 memory (+cpu, pids, freezer where mounted) controllers */
   bool seccomp;
   bool pidfd;          /* pidfd_open works */
+  bool disk_tmp;       /* /tmp can be an ext4 image on a loop device (root, loop devices,
+                          mke2fs); else a tmpfs, whose pages count against the memory limit */
   char summary[512];   /* one line per mechanism: "user namespaces: on", "cgroup: v1 (memory,
                           cpu, pids)", "seccomp: on", "...: off (why)" */
 } ll_sandbox_caps_t;
@@ -55,7 +57,9 @@ typedef struct ll_sandbox_spec {
   const char *cwd;           /* inside, e.g. "/var/task" */
   const ll_sandbox_mount_t *mounts; /* bound in order on top of the minimal root */
   size_t nmounts;
-  uint64_t tmp_bytes;        /* size of the private tmpfs at /tmp (and /dev/shm); 0 = 512 MiB */
+  uint64_t tmp_bytes;        /* size of the private /tmp (and of the /dev/shm tmpfs); 0 = 512 MiB */
+  const char *tmp_disk_dir;  /* a host directory for /tmp's image (unlinked at once): /tmp is
+                                then disk, not memory (where caps.disk_tmp); NULL: a tmpfs */
   uint64_t memory_bytes;     /* memory limit, swap off; 0 = none */
   uint32_t cpu_millis;       /* CPU share in thousandths of a core (1769 MB ~ 1000); 0 = none */
   bool cpu_hard;             /* cpu_millis is a hard cap per 100 ms (CFS quota, as Lambda

@@ -145,7 +145,11 @@ typedef struct ll__mplan {
  * proc_opts is the /proc mount's option string ("" or "hidepid=2"). -1 with err on a bad
  * sandbox path. */
 int ll__mounts_plan(ll__mplan_t *plan, const ll_sandbox_spec_t *spec, uid_t uid, gid_t gid,
-                    const char *proc_opts, ll_err_t *err);
+                    const char *proc_opts, bool disk_tmp, ll_err_t *err);
+/* A /tmp of `bytes` on disk (disktmp.c): an ext4 image made in dir (and unlinked there at
+ * once) on a loop device, as a detached mount in *mnt_fd (the caller's), root mode 1777. -1
+ * with err. disk_tmp of the plan: /tmp is one of these instead of a tmpfs. */
+int ll__disk_tmp(const char *dir, uint64_t bytes, int *mnt_fd, ll_err_t *err);
 /* In the parent, at start: the steps that put spec->mounts on their mount points — a detached,
  * read-only clone of each host tree (LL__M_TREE, fd owned by late) or, without the new mount
  * API, a bind of the host path (LL__M_BIND). -1 with err when a host path is unusable. */
