@@ -1075,6 +1075,11 @@ int ll_sandbox_start(ll_sandbox_t *sb, const ll_sandbox_spec_t *spec, pid_t *pid
   close(sb->sync_fd);
   sb->sync_fd = -1;
   sb->started = true;
+  if (rc < 0 && (err->code == ECONNRESET || err->code == EPIPE)) {
+    /* killed between the check above and the message (its death can take a while: its mounts
+     * go with it): gone, as above, so the caller makes a sandbox the slow way */
+    return ll_err_set(err, ECHILD, "sandbox: the prepared sandbox is gone (%s)", ename(err->code));
+  }
   if (rc < 0) return -1;
   *pid_out = sb->pid;
   *pidfd_out = sb->pidfd;
