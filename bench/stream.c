@@ -31,6 +31,26 @@
 #define RECORD 100
 #define READ_MAX 500000
 
+/* A PutRecords body of BATCH records of RECORD bytes of `fill`, partition keys prefix0.. (so
+ * they spread over the shards); heap. */
+static char *put_records_body(const char *stream, char fill, const char *prefix) {
+  char data[RECORD + 1];
+  memset(data, fill, RECORD);
+  data[RECORD] = '\0';
+  char *b64 = ll_base64_encode(data, RECORD);
+  json_t *recs = json_array();
+  for (int i = 0; i < BATCH; i++) {
+    char key[16];
+    snprintf(key, sizeof key, "%s%d", prefix, i);
+    json_array_append_new(recs, json_pack("{s:s,s:s}", "Data", b64, "PartitionKey", key));
+  }
+  free(b64);
+  json_t *put = json_pack("{s:s,s:o}", "StreamName", stream, "Records", recs);
+  char *body = json_dumps(put, JSON_COMPACT);
+  json_decref(put);
+  return body;
+}
+
 /* The disk alone: BATCH records' worth of bytes (with a 26-byte header each, as the log writes)
  * appended and fsynced per batch, for seconds. Records per second. */
 static double disk_baseline(const char *dir, double seconds) {
@@ -162,20 +182,7 @@ static double through_mapping(int port, const char *host, const char *stream, in
     perror("bench/stream: udp socket");
     exit(1);
   }
-  char data[RECORD + 1];
-  memset(data, 'q', RECORD);
-  data[RECORD] = '\0';
-  char *b64 = ll_base64_encode(data, RECORD);
-  json_t *recs = json_array();
-  for (int i = 0; i < BATCH; i++) {
-    char key[16];
-    snprintf(key, sizeof key, "p%d", i);
-    json_array_append_new(recs, json_pack("{s:s,s:s}", "Data", b64, "PartitionKey", key));
-  }
-  free(b64);
-  json_t *put = json_pack("{s:s,s:o}", "StreamName", stream, "Records", recs);
-  char *body = json_dumps(put, JSON_COMPACT);
-  json_decref(put);
+  char *body = put_records_body(stream, 'q', "p");
   int big = 8 << 20;
   setsockopt(u, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
   int fd = bench_connect(port);
@@ -253,20 +260,7 @@ int main(int argc, char **argv) {
   int port = bench_endpoint(endpoint, host);
 
   /* PutRecords of 500 x 100 B, partition keys spread over the shards */
-  char data[RECORD + 1];
-  memset(data, 'd', RECORD);
-  data[RECORD] = '\0';
-  char *b64 = ll_base64_encode(data, RECORD);
-  json_t *recs = json_array();
-  for (int i = 0; i < BATCH; i++) {
-    char key[16];
-    snprintf(key, sizeof key, "k%d", i);
-    json_array_append_new(recs, json_pack("{s:s,s:s}", "Data", b64, "PartitionKey", key));
-  }
-  free(b64);
-  json_t *put = json_pack("{s:s,s:o}", "StreamName", stream, "Records", recs);
-  char *body = json_dumps(put, JSON_COMPACT);
-  json_decref(put);
+  char *body = put_records_body(stream, 'd', "k");
   size_t len;
   char *req = bench_signed_json(host, "kinesis", "Kinesis_20131202.PutRecords", body, &len);
   free(body);
