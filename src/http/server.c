@@ -296,8 +296,43 @@ size_t ll_http_write_queue(const ll_http_req_t *req) {
 }
 
 /* An error found while reading the request: answer with a small JSON body and close. */
+/* A client that opened with the HTTP/2 connection preface (the AWS SDK for JavaScript v3 does,
+ * even over http://) could not read an HTTP/1.1 answer: it gets HTTP/2's own refusal instead —
+ * an empty SETTINGS frame (the server preface) and GOAWAY with HTTP_1_1_REQUIRED (RFC 9113
+ * §5.4.1, error 0xd) whose debug data says what to do. */
+static bool h2_refuse(ll_http_conn_t *c) {
+  static const char preface[] = "PRI * HTTP/2.0\r\n";
+  if (c->in.len < sizeof preface - 1 || memcmp(c->in.data, preface, sizeof preface - 1) != 0)
+    return false;
+  static const char why[] =
+      "lambdalite speaks HTTP/1.1 only: give the client an HTTP/1.1 handler (AWS SDK for "
+      "JavaScript v3: requestHandler: new NodeHttpHandler())";
+  size_t dl = sizeof why - 1, n = 9 + 9 + 8 + dl;
+  char *f = ll_malloc(n);
+  memset(f, 0, 18 + 8);
+  f[3] = 0x4;                      /* SETTINGS, length 0, stream 0 */
+  f[9] = (char)((8 + dl) >> 16);   /* GOAWAY: length, type 0x7, flags 0, stream 0 */
+  f[10] = (char)((8 + dl) >> 8);
+  f[11] = (char)(8 + dl);
+  f[12] = 0x7;
+  f[25] = 0x0d;                    /* last stream 0; error code HTTP_1_1_REQUIRED */
+  memcpy(f + 26, why, dl);
+  conn_write(c, f, n, NULL, 0);
+  return true;
+}
+
 static void protocol_error(ll_http_conn_t *c, int status, const char *message) {
   c->keep_alive = false;
+  if (status == 505 && h2_refuse(c)) {
+    if (c->req) {
+      req_free(c->req);
+      c->req = NULL;
+    }
+    c->state = WAITING_RESPONSE;
+    c->close_after_write = true;
+    if (c->writes_pending == 0) conn_close(c);
+    return;
+  }
   char *body = ll_sprintf("{\"message\":\"%s\"}", message);
   size_t hl;
   char *hdr = format_head(c, status, "Content-Type: application/json\r\n", (int64_t)strlen(body),

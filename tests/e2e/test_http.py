@@ -187,3 +187,31 @@ def test_client_gone_mid_invoke_does_not_hurt_the_daemon(daemon, functions, lam)
         s.close()  # gone before the function answers
     out = lam.invoke(FunctionName=name, Payload=b'{"after":"abandoned"}')
     assert json.loads(out["Payload"].read()) == {"after": "abandoned"}
+
+
+def test_http2_client_is_told_to_use_http1(daemon):
+    # The AWS SDK for JavaScript v3 opens with the HTTP/2 preface even over http://: it gets
+    # HTTP/2's refusal (SETTINGS, then GOAWAY HTTP_1_1_REQUIRED saying what to do), not bytes
+    # it cannot parse; the daemon goes on serving HTTP/1.1.
+    s = _connect(daemon)
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data[:9] == b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # empty SETTINGS on stream 0
+    frame = data[9:]
+    length = int.from_bytes(frame[:3], "big")
+    assert frame[3] == 0x7 and int.from_bytes(frame[5:9], "big") == 0  # GOAWAY, stream 0
+    payload = frame[9:9 + length]
+    assert len(payload) == length and int.from_bytes(payload[4:8], "big") == 0xD  # HTTP_1_1_REQUIRED
+    assert b"HTTP/1.1" in payload[8:] and b"NodeHttpHandler" in payload[8:]
+    # an HTTP/1.1 version it does not speak still gets the HTTP/1.1 answer
+    s = _connect(daemon)
+    s.sendall(b"GET / HTTP/3.0\r\nHost: x\r\n\r\n")
+    status = _read_response(s)[0]
+    s.close()
+    assert status == 505
