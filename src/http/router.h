@@ -4,6 +4,7 @@
 #ifndef LL_HTTP_ROUTER_H
 #define LL_HTTP_ROUTER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "http/server.h"
@@ -14,6 +15,12 @@ struct ll_http_route {
   ll_http_handler_fn handler;
   uint64_t max_body;    /* bodies above this are discarded and req->body_too_large is set */
   const char *name;     /* operation name for logs and metrics, e.g. "Invoke" */
+  /* The handler runs when the head has arrived and takes the body as a stream
+   * (ll_http_body_read); max_body is then only what body_too_large is set against. */
+  bool stream_body;
+  /* When set, the route matches only requests it accepts (e.g. S3's, told apart from Lambda's
+   * by their signature's service); a table whose route refuses is left for the next table. */
+  bool (*accept)(const ll_http_head_t *head);
 };
 
 /* Finds the route for method + path (raw, percent-encoded, without query). On a match fills

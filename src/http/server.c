@@ -21,6 +21,9 @@ ll_http_settings_t ll_http_settings = {
 #define DISCARD_CAP (256ull << 20)
 /* Unparsed input kept while a request waits for its answer, before reading pauses. */
 #define MAX_BUFFERED_INPUT (1u << 20)
+/* A streamed body left unread when its request is answered early: drained up to this to keep
+ * the connection, else the connection closes after the answer. */
+#define DISCARD_KEEP (1u << 20)
 
 enum conn_state { READING_HEAD, READING_BODY, WAITING_RESPONSE, CLOSED };
 
@@ -51,6 +54,12 @@ struct ll_http_conn {
   bool in_process;       /* process() is on the stack: answer without recursing */
   bool reading;
   bool started;          /* bytes of the next request have arrived (the parser holds them) */
+  /* A request of a stream_body route: its handler holds req while the body is read. */
+  bool body_stream;
+  bool body_paused;      /* the handler has not asked for (more of) the body yet */
+  bool discard;          /* answered before its body was read: drop the rest of the body */
+  bool continue_sent;
+  uint64_t body_received;
   char remote[64];
 };
 
@@ -134,7 +143,17 @@ static void on_write(uv_write_t *w, int status) {
   free(wr->body);
   free(wr);
   c->writes_pending--;
-  if (status < 0 || (c->close_after_write && c->writes_pending == 0)) conn_close(c);
+  if (status < 0 || (c->close_after_write && c->writes_pending == 0)) {
+    conn_close(c);
+    return;
+  }
+  ll_http_req_t *req = c->req;
+  if (req && req->on_drain &&
+      uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) < LL_HTTP_DRAIN_BELOW) {
+    void (*cb)(ll_http_req_t *, void *) = req->on_drain;
+    req->on_drain = NULL;
+    cb(req, req->drain_ud);
+  }
 }
 
 static void conn_write(ll_http_conn_t *c, char *hdr, size_t hdr_len, char *body, size_t len) {
@@ -216,10 +235,18 @@ static void request_finished(ll_http_conn_t *c) {
   c->req = NULL;
   req_free(req);
   if (!c->keep_alive) {
+    c->state = WAITING_RESPONSE; /* parse nothing more */
+    c->body_stream = false;
     c->close_after_write = true;
     if (c->writes_pending == 0) conn_close(c);
     return;
   }
+  if (c->discard) { /* the rest of the body goes first */
+    c->body_paused = false;
+    if (!c->in_process) process(c);
+    return;
+  }
+  c->body_stream = false;
   ll_http_parser_reset(&c->parser);
   c->started = false;
   c->state = READING_HEAD;
@@ -230,7 +257,23 @@ static void request_finished(ll_http_conn_t *c) {
  * client has gone. */
 static ll_http_conn_t *answer_target(ll_http_req_t *req) {
   ll_http_conn_t *c = req->conn;
-  if (!c) req_free(req);
+  if (!c) {
+    req_free(req);
+    return NULL;
+  }
+  req->on_drain = NULL;
+  if (c->body_stream && !req->body_done) {
+    /* Answered before its body was read: drop the rest, keeping the connection only when
+     * that is cheap and the client is not waiting for "100 Continue" (it will not send). */
+    const ll_http_head_t *h = req->head;
+    bool waiting = h->expect_continue && !c->continue_sent;
+    bool small = h->content_length >= 0 &&
+                 (uint64_t)h->content_length - c->body_received <= DISCARD_KEEP;
+    if (waiting || !small)
+      c->keep_alive = false;
+    else
+      c->discard = true;
+  }
   return c;
 }
 
@@ -264,19 +307,34 @@ void ll_http_respond_head(ll_http_req_t *req, int status, const char *headers,
   request_finished(c);
 }
 
-void ll_http_stream_start(ll_http_req_t *req, int status, const char *headers) {
+static void stream_begin(ll_http_req_t *req, int status, const char *headers, int64_t clen) {
   req->streaming = true;
+  req->fixed_length = clen >= 0;
   ll_http_conn_t *c = req->conn;
   if (!c) return;
+  if (c->body_stream && !req->body_done) c->keep_alive = false; /* (answer_target's rule) */
   size_t hl;
-  char *hdr = format_head(c, status, headers, -1, true, &hl);
+  char *hdr = format_head(c, status, headers, clen, clen < 0, &hl);
   conn_write(c, hdr, hl, NULL, 0);
+}
+
+void ll_http_stream_start(ll_http_req_t *req, int status, const char *headers) {
+  stream_begin(req, status, headers, -1);
+}
+
+void ll_http_stream_start_length(ll_http_req_t *req, int status, const char *headers,
+                                 uint64_t content_length) {
+  stream_begin(req, status, headers, (int64_t)content_length);
 }
 
 void ll_http_stream_chunk(ll_http_req_t *req, char *data, size_t len) {
   ll_http_conn_t *c = req->conn;
   if (!c || len == 0) {
     free(data);
+    return;
+  }
+  if (req->fixed_length) {
+    conn_write(c, NULL, 0, data, len);
     return;
   }
   char *hdr = ll_sprintf("%zx\r\n", len);
@@ -287,12 +345,48 @@ void ll_http_stream_chunk(ll_http_req_t *req, char *data, size_t len) {
 void ll_http_stream_end(ll_http_req_t *req) {
   ll_http_conn_t *c = answer_target(req);
   if (!c) return;
-  conn_write(c, NULL, 0, ll_strdup("0\r\n\r\n"), 5);
+  if (!req->fixed_length) conn_write(c, NULL, 0, ll_strdup("0\r\n\r\n"), 5);
   request_finished(c);
 }
 
 size_t ll_http_write_queue(const ll_http_req_t *req) {
   return req->conn ? uv_stream_get_write_queue_size((uv_stream_t *)&req->conn->tcp) : 0;
+}
+
+void ll_http_req_on_drain(ll_http_req_t *req, void (*cb)(ll_http_req_t *, void *), void *ud) {
+  if (ll_http_write_queue(req) < LL_HTTP_DRAIN_BELOW || !req->conn) {
+    if (req->conn) cb(req, ud);
+    return;
+  }
+  req->on_drain = cb;
+  req->drain_ud = ud;
+}
+
+void ll_http_body_read(ll_http_req_t *req,
+                       void (*on_data)(ll_http_req_t *, const char *, size_t, void *),
+                       void (*on_end)(ll_http_req_t *, void *), void *ud) {
+  req->on_body = on_data;
+  req->on_body_end = on_end;
+  req->body_ud = ud;
+  ll_http_conn_t *c = req->conn;
+  if (!c) return;
+  ll_assert(c->body_stream && c->req == req);
+  if (req->head->expect_continue && !c->continue_sent) {
+    c->continue_sent = true;
+    conn_write(c, ll_strdup("HTTP/1.1 100 Continue\r\n\r\n"), 25, NULL, 0);
+  }
+  ll_http_body_resume(req);
+}
+
+void ll_http_body_pause(ll_http_req_t *req) {
+  if (req->conn) req->conn->body_paused = true;
+}
+
+void ll_http_body_resume(ll_http_req_t *req) {
+  ll_http_conn_t *c = req->conn;
+  if (!c || !c->body_paused || !req->on_body) return;
+  c->body_paused = false;
+  if (!c->in_process) process(c);
 }
 
 /* An error found while reading the request: answer with a small JSON body and close. */
@@ -321,13 +415,32 @@ static bool h2_refuse(ll_http_conn_t *c) {
   return true;
 }
 
+static bool handler_holds_req(const ll_http_conn_t *c) {
+  return c->state == WAITING_RESPONSE || c->body_stream;
+}
+
+/* The connection is done with its current request (a protocol error, or it closes): a request
+ * still being read goes, one its handler holds is cut loose from the connection — its abort
+ * callback, when it has one, answers (and so frees) it; otherwise the handler's answer will. */
+
+static void drop_req(ll_http_conn_t *c, bool handler_holds) {
+  ll_http_req_t *req = c->req;
+  c->req = NULL;
+  c->body_stream = false;
+  if (!req) return;
+  req->conn = NULL;
+  req->head = NULL; /* the parser that owns it goes away with the connection */
+  req->on_drain = NULL;
+  if (!handler_holds)
+    req_free(req);
+  else if (req->on_abort)
+    req->on_abort(req, req->abort_ud);
+}
+
 static void protocol_error(ll_http_conn_t *c, int status, const char *message) {
   c->keep_alive = false;
   if (status == 505 && h2_refuse(c)) {
-    if (c->req) {
-      req_free(c->req);
-      c->req = NULL;
-    }
+    drop_req(c, handler_holds_req(c));
     c->state = WAITING_RESPONSE;
     c->close_after_write = true;
     if (c->writes_pending == 0) conn_close(c);
@@ -338,10 +451,7 @@ static void protocol_error(ll_http_conn_t *c, int status, const char *message) {
   char *hdr = format_head(c, status, "Content-Type: application/json\r\n", (int64_t)strlen(body),
                           false, &hl);
   conn_write(c, hdr, hl, body, strlen(body));
-  if (c->req) {
-    req_free(c->req);
-    c->req = NULL;
-  }
+  drop_req(c, handler_holds_req(c));
   c->state = WAITING_RESPONSE; /* parse nothing more */
   c->close_after_write = true;
   if (c->writes_pending == 0) conn_close(c);
@@ -349,9 +459,15 @@ static void protocol_error(ll_http_conn_t *c, int status, const char *message) {
 
 /* ---- reading ----------------------------------------------------------------------------- */
 
+/* Input is held, unparsed: a request waits for its answer, or a streamed body for its handler
+ * (a disk that is slow to take an upload is not the client's fault: no timeout then). */
+static bool holding(const ll_http_conn_t *c) {
+  return c->state == WAITING_RESPONSE || (c->body_stream && c->body_paused);
+}
+
 static void timer_restart(ll_http_conn_t *c) {
   if (c->state == CLOSED) return;
-  if (c->state == WAITING_RESPONSE) {
+  if (holding(c)) {
     uv_timer_stop(&c->timer);
     return;
   }
@@ -378,6 +494,19 @@ static void dispatch(ll_http_conn_t *c) {
     c->listener->not_found(req);
 }
 
+static const ll_http_route_t *route_find(const ll_http_listener_t *l, const ll_http_head_t *h,
+                                         char *params[LL_HTTP_MAX_PARAMS]) {
+  for (const ll_http_route_t *const *t = l->tables; *t; t++) {
+    const ll_http_route_t *r = ll_http_route_match(*t, h->method, h->path, params);
+    if (r && (!r->accept || r->accept(h))) return r;
+    for (int i = 0; r && i < LL_HTTP_MAX_PARAMS; i++) {
+      free(params[i]);
+      params[i] = NULL;
+    }
+  }
+  return NULL;
+}
+
 static void on_head(ll_http_conn_t *c) {
   const ll_http_head_t *h = &c->parser.head;
   ll_http_req_t *req = ll_calloc(1, sizeof *req);
@@ -386,12 +515,21 @@ static void on_head(ll_http_conn_t *c) {
   req->listener_data = c->listener->ud;
   req->start_ns = ll_mono_ns();
   memcpy(req->remote, c->remote, sizeof req->remote);
-  for (const ll_http_route_t *const *t = c->listener->tables; *t && !req->route; t++)
-    req->route = ll_http_route_match(*t, h->method, h->path, req->params);
+  req->route = route_find(c->listener, h, req->params);
   c->req = req;
   c->keep_alive = h->keep_alive;
   c->state = READING_BODY;
   uint64_t max = req->route ? req->route->max_body : (1u << 20);
+  if (req->route && req->route->stream_body) {
+    c->body_stream = true;
+    c->body_paused = true; /* until the handler asks for the body */
+    c->discard = c->continue_sent = false;
+    c->body_received = 0;
+    req->body_too_large = h->content_length >= 0 && (uint64_t)h->content_length > max;
+    uv_timer_stop(&c->timer);
+    req->route->handler(req);
+    return;
+  }
   if (h->content_length >= 0 && (uint64_t)h->content_length > max) {
     req->body_too_large = true;
     if (h->expect_continue || (uint64_t)h->content_length > DISCARD_CAP) {
@@ -408,6 +546,11 @@ static void on_head(ll_http_conn_t *c) {
 
 static void on_body(ll_http_conn_t *c, const char *p, size_t len) {
   ll_http_req_t *req = c->req;
+  if (c->body_stream) {
+    c->body_received += len;
+    if (!c->discard) req->on_body(req, p, len, req->body_ud);
+    return;
+  }
   uint64_t max = req->route ? req->route->max_body : (1u << 20);
   if (!req->body_too_large && req->body.len + len > max) {
     req->body_too_large = true;
@@ -425,11 +568,29 @@ static void on_body(ll_http_conn_t *c, const char *p, size_t len) {
   ll_buf_append(&req->body, p, len);
 }
 
+/* The end of a streamed body: its handler hears of it, or (answered early) the connection
+ * moves on to the next request. */
+static void body_done(ll_http_conn_t *c) {
+  if (c->discard) {
+    c->discard = false;
+    c->body_stream = false;
+    ll_http_parser_reset(&c->parser);
+    c->started = false;
+    c->state = READING_HEAD;
+    return;
+  }
+  ll_http_req_t *req = c->req;
+  req->body_done = true;
+  c->state = WAITING_RESPONSE;
+  uv_timer_stop(&c->timer);
+  req->on_body_end(req, req->body_ud);
+}
+
 /* Parses as much of c->in as the connection's state allows and dispatches complete requests. */
 static void process(ll_http_conn_t *c) {
   c->in_process = true;
   size_t off = 0;
-  while (c->state == READING_HEAD || c->state == READING_BODY) {
+  while ((c->state == READING_HEAD || c->state == READING_BODY) && !holding(c)) {
     size_t used = 0;
     ll_http_event_t ev = {0};
     int r = ll_http_parse(&c->parser, c->in.data + off, c->in.len - off, &used, &ev);
@@ -444,6 +605,8 @@ static void process(ll_http_conn_t *c) {
       on_head(c);
     } else if (r == LL_HTTP_BODY) {
       on_body(c, ev.data, ev.len);
+    } else if (r == LL_HTTP_DONE && c->body_stream) {
+      body_done(c);
     } else if (r == LL_HTTP_DONE) {
       if (c->req->body_too_large) c->req->body.len = 0;
       dispatch(c);
@@ -452,9 +615,8 @@ static void process(ll_http_conn_t *c) {
   if (c->state != CLOSED) {
     ll_buf_consume(&c->in, off);
     timer_restart(c);
-    /* Pause reading while a request waits and too much is already buffered. */
-    if (!c->reading && !(c->state == WAITING_RESPONSE && c->in.len > MAX_BUFFERED_INPUT))
-      start_reading(c);
+    /* Pause reading while input is held and too much is already buffered. */
+    if (!c->reading && !(holding(c) && c->in.len > MAX_BUFFERED_INPUT)) start_reading(c);
   }
   c->in_process = false;
 }
@@ -475,9 +637,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (n == 0) return;
   c->in.len += (size_t)n;
   c->in.data[c->in.len] = '\0';
-  if (c->state == READING_HEAD || c->state == READING_BODY) {
+  if ((c->state == READING_HEAD || c->state == READING_BODY) && !holding(c)) {
     process(c);
-  } else if (c->state == WAITING_RESPONSE && c->in.len > MAX_BUFFERED_INPUT) {
+  } else if (holding(c) && c->in.len > MAX_BUFFERED_INPUT) {
     uv_read_stop(s);
     c->reading = false;
   }
@@ -502,7 +664,7 @@ static void on_conn_handle_closed(uv_handle_t *h) {
 
 static void conn_close(ll_http_conn_t *c) {
   if (c->state == CLOSED) return;
-  bool handler_holds_req = c->state == WAITING_RESPONSE;
+  bool holds = handler_holds_req(c);
   c->state = CLOSED;
   ll_http_listener_t *l = c->listener;
   if (c->prev)
@@ -510,17 +672,7 @@ static void conn_close(ll_http_conn_t *c) {
   else
     l->conns = c->next;
   if (c->next) c->next->prev = c->prev;
-  ll_http_req_t *req = c->req;
-  c->req = NULL;
-  if (req) {
-    req->conn = NULL;
-    req->head = NULL; /* the parser that owns it goes away with the connection */
-    if (!handler_holds_req)
-      req_free(req);
-    else if (req->on_abort)
-      req->on_abort(req, req->abort_ud); /* it answers (and so frees) req */
-    /* otherwise its handler still holds it and frees it by answering */
-  }
+  drop_req(c, holds);
   uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
   uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }

@@ -38,7 +38,15 @@ struct ll_http_req {
   ll_http_conn_t *conn;        /* NULL once the client has gone */
   void (*on_abort)(ll_http_req_t *req, void *ud);
   void *abort_ud;
-  bool streaming;              /* a chunked response was started */
+  bool streaming;              /* a streamed response was started */
+  bool fixed_length;           /* ... with a Content-Length: its chunks go out unframed */
+  void (*on_drain)(ll_http_req_t *req, void *ud);
+  void *drain_ud;
+  /* streamed request bodies (routes with stream_body) */
+  void (*on_body)(ll_http_req_t *req, const char *data, size_t len, void *ud);
+  void (*on_body_end)(ll_http_req_t *req, void *ud);
+  void *body_ud;
+  bool body_done;              /* the whole body has been delivered */
 };
 
 typedef void (*ll_http_handler_fn)(ll_http_req_t *req);
@@ -76,9 +84,36 @@ void ll_http_respond_head(ll_http_req_t *req, int status, const char *headers,
  * buffers, freed after writing), then end (which frees req). ll_http_write_queue tells how many
  * bytes wait to be written, so a producer can pause (backpressure). */
 void ll_http_stream_start(ll_http_req_t *req, int status, const char *headers);
+/* As ll_http_stream_start with a Content-Length instead of chunked coding: the chunks that
+ * follow are the body's bytes as they are and must add up to content_length. */
+void ll_http_stream_start_length(ll_http_req_t *req, int status, const char *headers,
+                                 uint64_t content_length);
 void ll_http_stream_chunk(ll_http_req_t *req, char *data, size_t len);
 void ll_http_stream_end(ll_http_req_t *req);
 size_t ll_http_write_queue(const ll_http_req_t *req);
+/* Fires cb once, when the bytes waiting to be written next drop below LL_HTTP_DRAIN_BELOW (at
+ * once, from a later loop turn, if they are below it already; never after the request is
+ * answered or aborted). A producer streaming a large body writes until ll_http_write_queue()
+ * reaches its limit, then waits for this. */
+#define LL_HTTP_DRAIN_BELOW (256u << 10)
+void ll_http_req_on_drain(ll_http_req_t *req, void (*cb)(ll_http_req_t *req, void *ud), void *ud);
+
+/* Streamed request bodies (routes with stream_body). The handler runs as soon as the head has
+ * arrived; nothing of the body is read until it calls ll_http_body_read, which sends
+ * "100 Continue" when the client asked for it and then delivers the de-chunked body: on_data
+ * with each piece (valid only during the call: copy what you keep), then on_end once, after
+ * which the handler answers when it likes. Either callback may answer at once, and on_data may
+ * pause delivery (ll_http_body_pause) until the handler catches up (ll_http_body_resume): the
+ * connection then stops reading, so the client's own flow control holds the rest (a slow disk
+ * never makes the daemon buffer a large upload).
+ * Answering before the body has been read (an error) drops the rest of the body: up to
+ * 1 MiB of it is read and discarded to keep the connection, else the connection closes after
+ * the answer. A client that goes away fires the on_abort callback as for any request. */
+void ll_http_body_read(ll_http_req_t *req,
+                       void (*on_data)(ll_http_req_t *req, const char *data, size_t len, void *ud),
+                       void (*on_end)(ll_http_req_t *req, void *ud), void *ud);
+void ll_http_body_pause(ll_http_req_t *req);
+void ll_http_body_resume(ll_http_req_t *req);
 
 /* Registers a callback fired (once) if the client disconnects before the request is answered.
  * The callback must still answer req (any ll_http_respond frees it). */
