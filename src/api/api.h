@@ -12,6 +12,7 @@
 #include "core/buf.h"
 #include "engine/engine.h"
 #include "http/router.h"
+#include "objstore/store.h"
 #include "stream/esm.h"
 #include "stream/stream.h"
 #include "http/server.h"
@@ -21,6 +22,7 @@ typedef struct ll_api_ctx {
   ll_engine_t *engine;
   ll_streams_t *streams;        /* Kinesis-style streams */
   ll_esms_t *esms;              /* event source mappings */
+  ll_objstore_t *objects;       /* S3-style buckets and objects */
   uv_loop_t *loop;
   const char *listen;           /* "127.0.0.1:4566" */
   bool sandbox;                 /* instances run in sandboxes */
@@ -31,6 +33,10 @@ typedef struct ll_api_ctx {
  * X-Amz-Target), NULL-terminated, and its answer for everything else. */
 extern const ll_http_route_t *const ll_api_tables[];
 void ll_api_not_found(ll_http_req_t *req);
+
+/* S3 (s3.c): its requests are told apart by their signature's service or virtual host, so its
+ * table comes first. */
+extern const ll_http_route_t ll_s3_routes[];
 
 /* CloudWatch Logs (logs.c) and Kinesis (kinesis.c): answer one JSON 1.1 action. */
 void ll_api_logs_dispatch(ll_http_req_t *req, const char *action);

@@ -258,18 +258,32 @@ static void write_normalized_uri(sink_t *s, const char *path, size_t len) {
   scratch_free(segs, segs_buf);
 }
 
-/* Percent-decodes p (a '%' not followed by two hex digits stays literal; '+' stays '+') and
- * percent-encodes the result into out, which must hold 3 * len bytes. Returns the length. */
+/* The byte at p[*i] percent-decoded: "%41" is 'A' and moves *i to its last digit; a '%' not
+ * followed by two hex digits stays literal, and so does '+'. */
+static unsigned char decode_at(const char *p, size_t len, size_t *i) {
+  unsigned char c = (unsigned char)p[*i];
+  if (c == '%' && *i + 2 < len && hexval((unsigned char)p[*i + 1]) >= 0 &&
+      hexval((unsigned char)p[*i + 2]) >= 0) {
+    c = (unsigned char)(hexval((unsigned char)p[*i + 1]) << 4 | hexval((unsigned char)p[*i + 2]));
+    *i += 2;
+  }
+  return c;
+}
+
+/* Percent-decodes p (see decode_at) into out, which must hold len bytes. Returns the length. */
+static size_t unquote(const char *p, size_t len, char *out) {
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) out[o++] = (char)decode_at(p, len, &i);
+  return o;
+}
+
+/* Percent-decodes p (see decode_at) and percent-encodes the result into out, which must hold
+ * 3 * len bytes. Returns the length. */
 static size_t requote(const char *p, size_t len, char *out) {
   static const char digits[] = "0123456789ABCDEF";
   size_t o = 0;
   for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)p[i];
-    if (c == '%' && i + 2 < len && hexval((unsigned char)p[i + 1]) >= 0 &&
-        hexval((unsigned char)p[i + 2]) >= 0) {
-      c = (unsigned char)(hexval((unsigned char)p[i + 1]) << 4 | hexval((unsigned char)p[i + 2]));
-      i += 2;
-    }
+    unsigned char c = decode_at(p, len, &i);
     if (unreserved(c)) {
       out[o++] = (char)c;
     } else {
@@ -291,6 +305,23 @@ static int qpair_cmp(const void *a, const void *b) {
   return c ? c : span_cmp(x->value, y->value);
 }
 
+/* The next non-empty '&'-separated piece of q[*pos..len), split at its first '=' (the value
+ * empty when there is none), as on the wire; false when none is left. */
+static bool next_pair(const char *q, size_t len, size_t *pos, span_t *key, span_t *value) {
+  while (*pos < len) {
+    const char *piece = q + *pos, *amp = memchr(piece, '&', len - *pos);
+    size_t plen = amp ? (size_t)(amp - piece) : len - *pos;
+    *pos += plen + 1;
+    if (plen == 0) continue;
+    const char *eq = memchr(piece, '=', plen);
+    size_t klen = eq ? (size_t)(eq - piece) : plen;
+    *key = (span_t){piece, klen};
+    *value = eq ? (span_t){eq + 1, plen - klen - 1} : (span_t){piece + plen, 0};
+    return true;
+  }
+  return false;
+}
+
 /* The canonical query: pairs split on '&' (empty pieces ignored) and the first '=', key and value
  * re-encoded, X-Amz-Signature dropped, sorted by key then value, joined with '&'. */
 static void write_canonical_query(sink_t *s, const char *q, size_t len) {
@@ -301,21 +332,15 @@ static void write_canonical_query(sink_t *s, const char *q, size_t len) {
   char text_buf[1024];
   qpair_t *pairs = scratch(pairs_buf, sizeof pairs_buf, npairs * sizeof *pairs);
   char *text = scratch(text_buf, sizeof text_buf, 3 * len);
-  size_t n = 0, used = 0, start = 0;
-  for (size_t i = 0; i <= len; i++) {
-    if (i < len && q[i] != '&') continue;
-    const char *piece = q + start;
-    size_t plen = i - start;
-    start = i + 1;
-    if (plen == 0) continue;
-    const char *eq = memchr(piece, '=', plen);
-    size_t klen = eq ? (size_t)(eq - piece) : plen;
+  size_t n = 0, used = 0, pos = 0;
+  span_t key, value;
+  while (next_pair(q, len, &pos, &key, &value)) {
     qpair_t *pr = &pairs[n];
     pr->key.p = text + used;
-    pr->key.len = requote(piece, klen, text + used);
+    pr->key.len = requote(key.p, key.len, text + used);
     used += pr->key.len;
     pr->value.p = text + used;
-    pr->value.len = eq ? requote(eq + 1, plen - klen - 1, text + used) : 0;
+    pr->value.len = requote(value.p, value.len, text + used);
     used += pr->value.len;
     /* Encoding is one-to-one, so the encoded key equals this literal iff the decoded one does. */
     if (span_eq(pr->key, "X-Amz-Signature")) continue;
@@ -411,6 +436,52 @@ static void compute_signature(const ll_sigv4_request_t *req, const span_t *names
   hmac_final(&h, d);
   ll_hex(d, 32, out);
   OPENSSL_cleanse(key, sizeof key);
+}
+
+void ll_sigv4_signing_key(const char *secret, const char date8[8], const char *region,
+                          const char *service, unsigned char out[32]) {
+  signing_key(secret, date8, region, service, out);
+}
+
+/* ---- aws-chunked payload signatures ------------------------------------------------------ */
+
+#define EMPTY_SHA256_HEX "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+/* hex(HMAC(key, prefix "\n" amz_date "\n" scope "\n" prev_sig "\n" middle hex(digest))) into
+ * out[65]: the StringToSign of a chunk or of the trailer. */
+static void stream_signature(const unsigned char key[32], const char *prefix,
+                             const char amz_date[16], const char *scope, const char prev_sig[64],
+                             const char *middle, const unsigned char digest[32], char out[65]) {
+  char hex[65];
+  unsigned char d[32];
+  hmac_t h;
+  hmac_init(&h, NULL, key, 32);
+  hmac_update(&h, prefix, strlen(prefix));
+  hmac_update(&h, "\n", 1);
+  hmac_update(&h, amz_date, 16);
+  hmac_update(&h, "\n", 1);
+  hmac_update(&h, scope, strlen(scope));
+  hmac_update(&h, "\n", 1);
+  hmac_update(&h, prev_sig, 64);
+  hmac_update(&h, "\n", 1);
+  hmac_update(&h, middle, strlen(middle));
+  ll_hex(digest, 32, hex);
+  hmac_update(&h, hex, 64);
+  hmac_final(&h, d);
+  ll_hex(d, 32, out);
+}
+
+void ll_sigv4_chunk_signature(const unsigned char key[32], const char amz_date[16],
+                              const char *scope, const char prev_sig[64],
+                              const unsigned char chunk_sha256[32], char out[65]) {
+  stream_signature(key, ALGORITHM "-PAYLOAD", amz_date, scope, prev_sig, EMPTY_SHA256_HEX "\n",
+                   chunk_sha256, out);
+}
+
+void ll_sigv4_trailer_signature(const unsigned char key[32], const char amz_date[16],
+                                const char *scope, const char prev_sig[64],
+                                const unsigned char trailer_sha256[32], char out[65]) {
+  stream_signature(key, ALGORITHM "-TRAILER", amz_date, scope, prev_sig, "", trailer_sha256, out);
 }
 
 /* ---- dates ------------------------------------------------------------------------------- */
@@ -616,24 +687,105 @@ static int parse_authorization(span_t auth, auth_parts_t *ap, ll_sigv4_result_t 
   return 0;
 }
 
+/* A malformed X-Amz-* query parameter of a presigned URL: 400 for every service. */
+static int query_malformed(ll_sigv4_result_t *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int query_malformed(ll_sigv4_result_t *res, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfail(res, 400, "IncompleteSignatureException", "AuthorizationQueryParametersError", fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+/* The signature's parts, from the Authorization header or from a presigned URL's query
+ * (percent-decoded there), and how the request time is to be checked. */
+typedef struct auth_in {
+  bool query;                                 /* a presigned URL (X-Amz-* parameters) */
+  span_t credential, signed_headers, signature;
+  span_t authz;                               /* header: the Authorization value, for messages */
+  const ll_kv_t *amz_date, *http_date;        /* header: X-Amz-Date, else Date (or neither) */
+  span_t query_date;                          /* query: X-Amz-Date */
+  int max_skew_s;                             /* header: allowed clock skew either way */
+  int64_t expires;                            /* query: X-Amz-Expires, seconds */
+} auth_in_t;
+
+#define QUERY_MAX_EXPIRES 604800 /* a week */
+#define QUERY_MAX_EARLY 900      /* a presigned URL may be dated this far in the future */
+
 /* Credential=AKID/yyyymmdd/region/service/aws4_request into res; the pieces in scope[5]. */
-static int parse_credential(span_t cred, span_t scope[5], ll_sigv4_result_t *res) {
+static int parse_credential(const auth_in_t *in, span_t scope[5], ll_sigv4_result_t *res) {
+  span_t cred = in->credential;
   size_t n = split(cred, '/', scope, 5);
   if (n >= 1) copy_span(res->access_key, sizeof res->access_key, scope[0]);
-  if (n == 5 && !span_eq(scope[4], TERMINATOR))
+  if (n == 5 && !span_eq(scope[4], TERMINATOR)) {
+    int tlen = scope[4].len < 64 ? (int)scope[4].len : 64;
+    if (in->query)
+      return query_malformed(res,
+                             "Error parsing the X-Amz-Credential parameter; incorrect terminal "
+                             "\"%.*s\". This endpoint uses \"" TERMINATOR "\".",
+                             tlen, scope[4].p);
     return malformed(
         res, "Credential should be scoped with a valid terminator: '" TERMINATOR "', not '%.*s'.",
-        scope[4].len < 64 ? (int)scope[4].len : 64, scope[4].p);
+        tlen, scope[4].p);
+  }
   if (n != 5 || scope[0].len == 0 || scope[1].len != 8 || digits(scope[1].p, 8) < 0 ||
       scope[2].len == 0 || scope[2].len >= sizeof res->region || scope[3].len == 0 ||
-      scope[3].len >= sizeof res->service)
+      scope[3].len >= sizeof res->service) {
+    int clen = cred.len < 200 ? (int)cred.len : 200;
+    if (in->query)
+      return query_malformed(res,
+                             "Error parsing the X-Amz-Credential parameter; the Credential is "
+                             "mal-formed; expecting "
+                             "\"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/" TERMINATOR
+                             "\". X-Amz-Credential=%.*s",
+                             clen, cred.p);
     return malformed(res,
                      "The authorization header is malformed; the Credential is mal-formed; "
                      "expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/" TERMINATOR
                      "\". Credential=%.*s",
-                     cred.len < 200 ? (int)cred.len : 200, cred.p);
+                     clen, cred.p);
+  }
   copy_span(res->region, sizeof res->region, scope[2]);
   copy_span(res->service, sizeof res->service, scope[3]);
+  return 0;
+}
+
+/* The request time into *t and res->amz_date: X-Amz-Date wins over Date (header auth), or the
+ * X-Amz-Date parameter (presigned URL). */
+static int parse_request_time(const auth_in_t *in, int64_t *t, ll_sigv4_result_t *res) {
+  if (in->query) {
+    span_t d = in->query_date;
+    if (!parse_amz_date(d.p, d.len, t))
+      return query_malformed(res,
+                             "X-Amz-Date must be in the ISO8601 Long Format "
+                             "\"yyyyMMdd'T'HHmmss'Z'\". Got '%.*s'.",
+                             d.len < 64 ? (int)d.len : 64, d.p);
+    memcpy(res->amz_date, d.p, 16);
+  } else if (in->amz_date) {
+    span_t d = header_value(in->amz_date);
+    if (!parse_amz_date(d.p, d.len, t))
+      return malformed(res,
+                       "X-Amz-Date must be in the ISO-8601 basic format yyyyMMdd'T'HHmmss'Z'. "
+                       "Got '%.*s'.",
+                       d.len < 64 ? (int)d.len : 64, d.p);
+    memcpy(res->amz_date, d.p, 16);
+  } else if (in->http_date) {
+    span_t d = header_value(in->http_date);
+    if (!parse_http_date(d.p, d.len, t))
+      return malformed(res,
+                       "Date must be in the RFC 1123 format 'EEE, dd MMM yyyy HH:mm:ss GMT'. "
+                       "Got '%.*s'.",
+                       d.len < 64 ? (int)d.len : 64, d.p);
+    ll_sigv4_amz_date((time_t)*t, res->amz_date);
+  } else {
+    return malformed(res,
+                     "Authorization header requires existence of either a 'X-Amz-Date' or a "
+                     "'Date' header. Authorization=%.*s",
+                     in->authz.len < AUTHZ_ECHO_MAX ? (int)in->authz.len : AUTHZ_ECHO_MAX,
+                     in->authz.p);
+  }
   return 0;
 }
 
@@ -644,52 +796,62 @@ static void skew_text(int max_skew_s, char *out, size_t sz) {
     snprintf(out, sz, "%d sec.", max_skew_s);
 }
 
-int ll_sigv4_verify(const ll_sigv4_request_t *req, ll_sigv4_secret_fn secret_fn, void *ud,
-                    time_t now, int max_skew_s, ll_sigv4_result_t *res) {
-  memset(res, 0, sizeof *res);
-  const ll_kv_t *auth_h = ll_kv_find(req->headers, req->nheaders, "authorization");
-  if (!auth_h)
-    return fail(res, 403, "MissingAuthenticationTokenException", "AccessDenied",
-                "Missing Authentication Token");
-  span_t auth = header_value(auth_h);
-  auth_parts_t ap = {0};
-  if (parse_authorization(auth, &ap, res) < 0) return -1;
-  copy_span(res->signature, sizeof res->signature, ap.signature);
+/* Header auth: the request time must lie within max_skew_s of now. */
+static int check_skew(int64_t t, time_t now, int max_skew_s, bool s3, ll_sigv4_result_t *res) {
+  if (max_skew_s < 0) max_skew_s = 0;
+  int64_t n64 = (int64_t)now;
+  if (t >= n64 - max_skew_s && t <= n64 + max_skew_s) return 0;
+  char edge[17], nowtxt[17], sk[32];
+  bool past = t < n64 - max_skew_s;
+  ll_sigv4_amz_date((time_t)(past ? n64 - max_skew_s : n64 + max_skew_s), edge);
+  ll_sigv4_amz_date(now, nowtxt);
+  skew_text(max_skew_s, sk, sizeof sk);
+  if (s3)
+    return fail(res, 403, "InvalidSignatureException", "RequestTimeTooSkewed",
+                "The difference between the request time and the current time is too large.");
+  if (past)
+    return fail(res, 403, "InvalidSignatureException", "RequestTimeTooSkewed",
+                "Signature expired: %s is now earlier than %s (%s - %s)", res->amz_date, edge,
+                nowtxt, sk);
+  return fail(res, 403, "InvalidSignatureException", "RequestTimeTooSkewed",
+              "Signature not yet current: %s is still later than %s (%s + %s)", res->amz_date,
+              edge, nowtxt, sk);
+}
+
+/* Presigned URL: valid from QUERY_MAX_EARLY before X-Amz-Date to X-Amz-Expires after it. */
+static int check_expiry(int64_t t, time_t now, int64_t expires, ll_sigv4_result_t *res) {
+  int64_t n64 = (int64_t)now;
+  if (t > n64 + QUERY_MAX_EARLY)
+    return fail(res, 403, "InvalidSignatureException", "AccessDenied",
+                "Request is not valid yet");
+  if (n64 > t + expires)
+    return fail(res, 403, "InvalidSignatureException", "AccessDenied", "Request has expired");
+  return 0;
+}
+
+/* Everything both forms check once their parts are found: the credential scope, the date, the
+ * key, the time, the signed headers and the signature itself, in that order. */
+static int verify_auth(const ll_sigv4_request_t *req, const auth_in_t *in,
+                       ll_sigv4_secret_fn secret_fn, void *ud, time_t now,
+                       ll_sigv4_result_t *res) {
+  copy_span(res->signature, sizeof res->signature, in->signature);
   span_t scope[5];
-  if (parse_credential(ap.credential, scope, res) < 0) return -1;
+  if (parse_credential(in, scope, res) < 0) return -1;
   bool s3 = strcmp(res->service, "s3") == 0;
 
-  /* The request time: X-Amz-Date wins over Date. */
   int64_t t;
-  const ll_kv_t *xd = ll_kv_find(req->headers, req->nheaders, "x-amz-date");
-  const ll_kv_t *hd = xd ? NULL : ll_kv_find(req->headers, req->nheaders, "date");
-  if (xd) {
-    span_t d = header_value(xd);
-    if (!parse_amz_date(d.p, d.len, &t))
-      return malformed(res,
-                       "X-Amz-Date must be in the ISO-8601 basic format yyyyMMdd'T'HHmmss'Z'. "
-                       "Got '%.*s'.",
-                       d.len < 64 ? (int)d.len : 64, d.p);
-    memcpy(res->amz_date, d.p, 16);
-  } else if (hd) {
-    span_t d = header_value(hd);
-    if (!parse_http_date(d.p, d.len, &t))
-      return malformed(res,
-                       "Date must be in the RFC 1123 format 'EEE, dd MMM yyyy HH:mm:ss GMT'. "
-                       "Got '%.*s'.",
-                       d.len < 64 ? (int)d.len : 64, d.p);
-    ll_sigv4_amz_date((time_t)t, res->amz_date);
-  } else {
-    return malformed(res,
-                     "Authorization header requires existence of either a 'X-Amz-Date' or a "
-                     "'Date' header. Authorization=%.*s",
-                     auth.len < AUTHZ_ECHO_MAX ? (int)auth.len : AUTHZ_ECHO_MAX, auth.p);
-  }
-  if (memcmp(scope[1].p, res->amz_date, 8) != 0)
+  if (parse_request_time(in, &t, res) < 0) return -1;
+  if (memcmp(scope[1].p, res->amz_date, 8) != 0) {
+    if (in->query)
+      return query_malformed(res,
+                             "Invalid credential date. Date is not the same as X-Amz-Date: "
+                             "'%.8s' != '%.8s'.",
+                             scope[1].p, res->amz_date);
     return fail(res, 403, "InvalidSignatureException", "AuthorizationHeaderMalformed",
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
                 "from HTTP: '%.8s' != '%.8s', from '%s'.",
                 scope[1].p, res->amz_date, res->amz_date);
+  }
 
   const char *secret =
       scope[0].len < sizeof res->access_key ? secret_fn(ud, res->access_key) : NULL;
@@ -698,31 +860,15 @@ int ll_sigv4_verify(const ll_sigv4_request_t *req, ll_sigv4_secret_fn secret_fn,
                 s3 ? "The AWS Access Key Id you provided does not exist in our records."
                    : "The security token included in the request is invalid.");
 
-  if (max_skew_s < 0) max_skew_s = 0;
-  int64_t n64 = (int64_t)now;
-  if (t < n64 - max_skew_s || t > n64 + max_skew_s) {
-    char edge[17], nowtxt[17], sk[32];
-    bool past = t < n64 - max_skew_s;
-    ll_sigv4_amz_date((time_t)(past ? n64 - max_skew_s : n64 + max_skew_s), edge);
-    ll_sigv4_amz_date(now, nowtxt);
-    skew_text(max_skew_s, sk, sizeof sk);
-    if (s3)
-      return fail(res, 403, "InvalidSignatureException", "RequestTimeTooSkewed",
-                  "The difference between the request time and the current time is too large.");
-    if (past)
-      return fail(res, 403, "InvalidSignatureException", "RequestTimeTooSkewed",
-                  "Signature expired: %s is now earlier than %s (%s - %s)", res->amz_date, edge,
-                  nowtxt, sk);
-    return fail(res, 403, "InvalidSignatureException", "RequestTimeTooSkewed",
-                "Signature not yet current: %s is still later than %s (%s + %s)", res->amz_date,
-                edge, nowtxt, sk);
-  }
+  if ((in->query ? check_expiry(t, now, in->expires, res)
+                 : check_skew(t, now, in->max_skew_s, s3, res)) < 0)
+    return -1;
 
   /* Signed headers: host must be one, and each must be present. */
   span_t names_buf[32];
-  size_t nnames = split(ap.signed_headers, ';', NULL, 0);
+  size_t nnames = split(in->signed_headers, ';', NULL, 0);
   span_t *names = scratch(names_buf, sizeof names_buf, nnames * sizeof *names);
-  split(ap.signed_headers, ';', names, nnames);
+  split(in->signed_headers, ';', names, nnames);
   int rc = 0;
   bool has_host = false;
   for (size_t i = 0; i < nnames; i++)
@@ -746,7 +892,7 @@ int ll_sigv4_verify(const ll_sigv4_request_t *req, ll_sigv4_secret_fn secret_fn,
 
   char want[65];
   compute_signature(req, names, nnames, secret, res->region, res->service, res->amz_date, want);
-  if (ap.signature.len != 64 || CRYPTO_memcmp(want, ap.signature.p, 64) != 0)
+  if (in->signature.len != 64 || CRYPTO_memcmp(want, in->signature.p, 64) != 0)
     rc = fail(res, 403, "InvalidSignatureException", "SignatureDoesNotMatch", "%s",
               s3 ? "The request signature we calculated does not match the signature you "
                    "provided. Check your key and signing method."
@@ -755,6 +901,121 @@ int ll_sigv4_verify(const ll_sigv4_request_t *req, ll_sigv4_secret_fn secret_fn,
                    "service documentation for details.");
 out:
   scratch_free(names, names_buf);
+  return rc;
+}
+
+int ll_sigv4_verify(const ll_sigv4_request_t *req, ll_sigv4_secret_fn secret_fn, void *ud,
+                    time_t now, int max_skew_s, ll_sigv4_result_t *res) {
+  memset(res, 0, sizeof *res);
+  const ll_kv_t *auth_h = ll_kv_find(req->headers, req->nheaders, "authorization");
+  if (!auth_h)
+    return fail(res, 403, "MissingAuthenticationTokenException", "AccessDenied",
+                "Missing Authentication Token");
+  auth_in_t in = {.authz = header_value(auth_h), .max_skew_s = max_skew_s};
+  auth_parts_t ap = {0};
+  if (parse_authorization(in.authz, &ap, res) < 0) return -1;
+  in.credential = ap.credential;
+  in.signed_headers = ap.signed_headers;
+  in.signature = ap.signature;
+  in.amz_date = ll_kv_find(req->headers, req->nheaders, "x-amz-date");
+  in.http_date = in.amz_date ? NULL : ll_kv_find(req->headers, req->nheaders, "date");
+  return verify_auth(req, &in, secret_fn, ud, now, res);
+}
+
+/* The presigned URL's parameters, in the order AWS's message names them. */
+enum { Q_ALGORITHM, Q_CREDENTIAL, Q_SIGNATURE, Q_DATE, Q_SIGNED_HEADERS, Q_EXPIRES, NQ };
+static const char *const query_params[NQ] = {
+    "X-Amz-Algorithm", "X-Amz-Credential",    "X-Amz-Signature",
+    "X-Amz-Date",      "X-Amz-SignedHeaders", "X-Amz-Expires",
+};
+
+/* Finds the X-Amz-* authentication parameters in the raw query: the first pair of each name
+ * (compared percent-decoded), its value percent-decoded into text, which must hold len
+ * bytes. */
+static void find_query_params(const char *q, size_t len, char *text, span_t val[NQ],
+                              bool has[NQ]) {
+  size_t used = 0, pos = 0;
+  span_t key, value;
+  while (next_pair(q, len, &pos, &key, &value)) {
+    if (key.len >= 3 * 32) continue; /* longer than any name below, even percent-encoded */
+    char name[3 * 32];
+    size_t nlen = unquote(key.p, key.len, name);
+    for (int k = 0; k < NQ; k++) {
+      if (has[k] || nlen != strlen(query_params[k]) || memcmp(name, query_params[k], nlen) != 0)
+        continue;
+      has[k] = true;
+      val[k].p = text + used;
+      val[k].len = unquote(value.p, value.len, text + used);
+      used += val[k].len;
+      break;
+    }
+  }
+}
+
+int ll_sigv4_verify_query(const ll_sigv4_request_t *req, ll_sigv4_secret_fn secret_fn, void *ud,
+                          time_t now, ll_sigv4_result_t *res) {
+  memset(res, 0, sizeof *res);
+  ll_assert(req->query || !req->query_len);
+  char text_buf[1024];
+  char *text = scratch(text_buf, sizeof text_buf, req->query_len);
+  span_t val[NQ] = {{0}};
+  bool has[NQ] = {0};
+  find_query_params(req->query, req->query_len, text, val, has);
+  int rc = -1;
+
+  char missing[160];
+  size_t n = 0;
+  missing[0] = '\0';
+  for (int k = 0; k < NQ; k++)
+    if (!has[k])
+      n += (size_t)snprintf(missing + n, sizeof missing - n, "%s%s", n ? ", " : "",
+                            query_params[k]);
+  if (n) {
+    query_malformed(res,
+                    "Query-string authentication version 4 requires the X-Amz-Algorithm, "
+                    "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and "
+                    "X-Amz-Expires parameters. Missing: %s.",
+                    missing);
+    goto out;
+  }
+  if (!span_eq(val[Q_ALGORITHM], ALGORITHM)) {
+    query_malformed(res, "X-Amz-Algorithm only supports \"" ALGORITHM "\"");
+    goto out;
+  }
+
+  /* X-Amz-Expires: decimal seconds, 0 to a week. */
+  span_t e = val[Q_EXPIRES];
+  bool negative = e.len && e.p[0] == '-';
+  int64_t expires = 0;
+  bool number = e.len > (size_t)negative;
+  for (size_t i = negative; i < e.len && number; i++) {
+    number = e.p[i] >= '0' && e.p[i] <= '9';
+    if (expires <= QUERY_MAX_EXPIRES) expires = expires * 10 + (e.p[i] - '0');
+  }
+  if (!number) {
+    query_malformed(res, "X-Amz-Expires should be a number");
+    goto out;
+  }
+  if (negative && expires) {
+    query_malformed(res, "X-Amz-Expires must be non-negative");
+    goto out;
+  }
+  if (expires > QUERY_MAX_EXPIRES) {
+    query_malformed(res, "X-Amz-Expires must be less than a week (in seconds) that is 604800");
+    goto out;
+  }
+
+  auth_in_t in = {
+      .query = true,
+      .credential = val[Q_CREDENTIAL],
+      .signed_headers = val[Q_SIGNED_HEADERS],
+      .signature = val[Q_SIGNATURE],
+      .query_date = val[Q_DATE],
+      .expires = expires,
+  };
+  rc = verify_auth(req, &in, secret_fn, ud, now, res);
+out:
+  scratch_free(text, text_buf);
   return rc;
 }
 

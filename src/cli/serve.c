@@ -60,6 +60,7 @@ typedef struct daemon_state {
   ll_engine_t *engine;
   ll_streams_t *streams;
   ll_esms_t *esms;
+  ll_objstore_t *objects; /* closed once the loop is empty: uploads commit on workers */
   uv_signal_t sigterm, sigint;
 } daemon_state_t;
 
@@ -266,6 +267,8 @@ int ll_cmd_serve(int argc, char **argv) {
     failed = err.msg;
   } else if (ll_esms_open(d.loop, d.engine, d.streams, data_dir, retry_scale, &d.esms, &err) < 0) {
     failed = err.msg;
+  } else if (ll_objstore_open(data_dir, &d.objects, &err) < 0) {
+    failed = err.msg;
   } else if (!is_loopback(host) && ll_engine_dev_key_enabled(d.engine)) {
     snprintf(err.msg, sizeof err.msg,
              "refusing to listen on %s while the development key test/test is enabled: anyone "
@@ -287,11 +290,18 @@ int ll_cmd_serve(int argc, char **argv) {
     if (d.streams) ll_streams_close(d.streams);
     ll_engine_close(d.engine);
     uv_run(d.loop, UV_RUN_DEFAULT);
+    ll_objstore_close(d.objects);
     free(data_dir);
     return 1;
   }
   ctx.streams = d.streams;
   ctx.esms = d.esms;
+  ctx.objects = d.objects;
+  /* Functions reach the daemon's APIs (S3 first of all) at the address it listens on. */
+  char endpoint[160];
+  snprintf(endpoint, sizeof endpoint, "http://%s%s%s:%d", strchr(host, ':') ? "[" : "",
+           strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host, strchr(host, ':') ? "]" : "", bound);
+  ll_engine_set_api_endpoint(d.engine, endpoint);
   uv_signal_init(d.loop, &d.sigterm);
   uv_signal_init(d.loop, &d.sigint);
   d.sigterm.data = d.sigint.data = &d;
@@ -299,6 +309,7 @@ int ll_cmd_serve(int argc, char **argv) {
   uv_signal_start(&d.sigint, on_signal, SIGINT);
   fprintf(stderr, "lambdalite: listening on http://%s:%d (data dir %s)\n", host, bound, data_dir);
   uv_run(d.loop, UV_RUN_DEFAULT);
+  ll_objstore_close(d.objects);
   int rc = uv_loop_close(d.loop) == 0 ? 0 : 0;
   free(data_dir);
   return rc;

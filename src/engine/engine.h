@@ -77,6 +77,9 @@ void ll_engine_close(ll_engine_t *e);
 const char *ll_engine_region(const ll_engine_t *e);
 const char *ll_engine_account(const ll_engine_t *e);
 const char *ll_engine_data_dir(const ll_engine_t *e);
+/* The URL functions reach the daemon's APIs at ("http://127.0.0.1:4566"): given to them as
+ * AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_S3 (copied; set once the listener is bound). */
+void ll_engine_set_api_endpoint(ll_engine_t *e, const char *url);
 
 /* ---- credentials (SigV4 keys kept in the metadata store) ---------------------------------- */
 

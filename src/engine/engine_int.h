@@ -22,6 +22,7 @@ struct ll_engine {
   char *data_dir;
   char *tmp_disk_dir;      /* data_dir/sandbox-tmp: where sandboxes' /tmp images are made */
   char *region, *account;
+  char *api_endpoint;      /* or NULL: AWS_ENDPOINT_URL of functions */
   sqlite3 *db;
   /* functions and layers, kept sorted by name in plain arrays (hundreds at most) */
   ll_function_t **fns;

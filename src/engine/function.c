@@ -1128,6 +1128,7 @@ void ll__engine_unref(ll_engine_t *e) {
   free(e->keys);
   free(e->secrets);
   free(e->async_running);
+  free(e->api_endpoint);
   free(e->data_dir);
   free(e->tmp_disk_dir);
   free(e->region);
@@ -1152,6 +1153,11 @@ void ll_engine_close(ll_engine_t *e) {
 const char *ll_engine_region(const ll_engine_t *e) { return e->region; }
 const char *ll_engine_account(const ll_engine_t *e) { return e->account; }
 const char *ll_engine_data_dir(const ll_engine_t *e) { return e->data_dir; }
+
+void ll_engine_set_api_endpoint(ll_engine_t *e, const char *url) {
+  free(e->api_endpoint);
+  e->api_endpoint = ll_strdup(url);
+}
 
 const char *ll_engine_secret(ll_engine_t *e, const char *access_key) {
   for (size_t i = 0; i < e->nkeys; i++)

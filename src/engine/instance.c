@@ -222,7 +222,7 @@ static const char *find_bootstrap(const ll_function_t *fn, const fn_view_t *view
 static char **build_env(ll_engine_t *e, ll_function_t *fn, ll_instance_t *inst,
                         const fn_view_t *view) {
   json_t *user = ll_function_env(fn);
-  size_t cap = json_object_size(user) + 32, n = 0;
+  size_t cap = json_object_size(user) + 40, n = 0;
   char **env = ll_calloc(cap, sizeof *env);
 #define ADD(...) (env[n++] = ll_sprintf(__VA_ARGS__))
   const char *k;
@@ -257,6 +257,13 @@ static char **build_env(ll_engine_t *e, ll_function_t *fn, ll_instance_t *inst,
     ADD("AWS_ACCESS_KEY_ID=test");
     ADD("AWS_SECRET_ACCESS_KEY=test");
   }
+  /* The SDKs' service endpoint variables (botocore >= 1.31, AWS CLI >= 2.13, the other SDKs):
+   * S3 and the rest of the API are the daemon. (With --network none the function has no route
+   * to it.) */
+  if (e->api_endpoint && !json_object_get(user, "AWS_ENDPOINT_URL"))
+    ADD("AWS_ENDPOINT_URL=%s", e->api_endpoint);
+  if (e->api_endpoint && !json_object_get(user, "AWS_ENDPOINT_URL_S3"))
+    ADD("AWS_ENDPOINT_URL_S3=%s", e->api_endpoint);
 #undef ADD
   env[n] = NULL;
   return env;

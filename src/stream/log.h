@@ -42,6 +42,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/checksum.h" /* ll_crc32c, the records' checksum */
 #include "core/err.h"
 
 /* Storage operations (the real system calls by default). Each returns what the system call
@@ -133,8 +134,5 @@ int ll_log_trim_before(ll_log_t *log, int64_t ms, ll_err_t *err);
 
 /* Removes the log's directory and everything in it (the log must be closed). */
 int ll_log_destroy(const char *dir, ll_err_t *err);
-
-/* CRC32C (Castagnoli), as the records use it; crc is the running value (0 to start). */
-uint32_t ll_crc32c(uint32_t crc, const void *buf, size_t len);
 
 #endif

@@ -14,6 +14,7 @@ Fixtures:
   lam            boto3 Lambda client for the daemon (test/test, us-east-1, no retries).
   lam_for        lam_for(daemon, access_key=..., secret_key=...) -> another boto3 client.
   kinesis        boto3 Kinesis client for the daemon (make_client("kinesis", endpoint) for others).
+  s3             boto3 S3 client for the daemon.
   aws            AwsCli: aws("lambda", "get-function", "--function-name", n) -> parsed JSON;
                  aws(..., check=False) -> CompletedProcess; aws.invoke(name, payload, *extra)
                  -> (output dict, result bytes).
@@ -118,6 +119,13 @@ def lam(daemon):
 def kinesis(daemon):
     daemon.check_alive()
     return make_client("kinesis", daemon.endpoint)
+
+
+@pytest.fixture
+def s3(daemon):
+    """boto3 S3 client for the daemon (path-style, as botocore addresses an IP endpoint)."""
+    daemon.check_alive()
+    return make_client("s3", daemon.endpoint)
 
 
 @pytest.fixture
