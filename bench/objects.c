@@ -2,7 +2,8 @@
  * on the same disk (DIR must be on the daemon's file system):
  *  - PUT of 1 KB objects (ops/s, p50), 1 and 4 connections, vs one process creating a 1 KB
  *    file, fsyncing it and renaming it into place (the least a durable PUT does);
- *  - GET of a 1 KB object (ops/s, p50) vs open + read + close of a 1 KB file;
+ *  - GET of a 1 KB object (ops/s, p50) vs open + read + close of a 1 KB file, and its p50 vs
+ *    the daemon's raw loopback round trip (an unknown target, answered 404 at once);
  *  - PUT of a 100 MB object (MB/s; x-amz-content-sha256 UNSIGNED-PAYLOAD and a signed SHA-256
  *    digest, which the AWS CLI sends) vs writing and fsyncing the same bytes to a file (`cp`);
  *  - GET of it (MB/s) vs reading the file (`cat` > /dev/null), both from the page cache;
@@ -297,14 +298,19 @@ int main(int argc, char **argv) {
            conns, conns > 1 ? "s" : "", r.rps, r.p50_us, r.errors, base, base_p50, r.rps / base);
   }
   base = small_get_baseline(dir, seconds, &base_p50);
+  char *rt_req = ll_sprintf("GET /bench-unknown HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+  result_t rt = bench_measure(port, rt_req, strlen(rt_req), 1, 1.0, 404);
+  free(rt_req);
   {
     ll_sha256_hex("", 0, hash);
     char *req = s3_request("GET", "/" BUCKET "/small", hash, 0, NULL, &len);
     for (int conns = 1; conns <= 4; conns *= 4) {
       result_t r = bench_measure(port, req, len, conns, seconds, 200);
       printf("bench/objects: GET 1 KB, %d conn%s: %.0f ops/s (p50 %.0f us, %d errors) | baseline "
-             "open+read+close of a 1 KB file: %.0f ops/s (p50 %.1f us) | ratio %.3fx\n",
-             conns, conns > 1 ? "s" : "", r.rps, r.p50_us, r.errors, base, base_p50, r.rps / base);
+             "open+read+close of a 1 KB file: %.0f ops/s (p50 %.1f us) | ratio %.3fx | p50 vs "
+             "loopback round trip (%.0f us): %.1fx\n",
+             conns, conns > 1 ? "s" : "", r.rps, r.p50_us, r.errors, base, base_p50, r.rps / base,
+             rt.p50_us, r.p50_us / rt.p50_us);
     }
     free(req);
   }
@@ -343,10 +349,6 @@ int main(int argc, char **argv) {
     uint64_t *lat = ll_calloc((size_t)count + 1, sizeof *lat);
     size_t n = upload_to_start(notify, udp_port, count, lat);
     qsort(lat, n, sizeof *lat, bench_cmp_u64);
-    /* the baseline: the daemon's raw loopback round trip (an unknown target, answered at once) */
-    char *req = ll_sprintf("GET /bench-unknown HTTP/1.1\r\nHost: %s\r\n\r\n", host);
-    result_t rt = bench_measure(port, req, strlen(req), 1, 1.0, 404);
-    free(req);
     if (n)
       printf("bench/objects: upload -> function start (notification through the async queue): "
              "p50 %.0f us, p99 %.0f us over %zu uploads | baseline loopback round trip p50 %.0f "

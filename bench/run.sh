@@ -8,6 +8,8 @@
 #   BENCH_LEVELS          concurrent clients of bench/scale (1,10,100,1000)
 #   BENCH_QUEUE_FILL (20) seconds bench/queue spends filling the async queue
 #   BENCH_STREAM_COUNT (1000) records bench/stream times from put to function start
+#   BENCH_OBJECT_MB (100), BENCH_OBJECT_COUNT (200)  bench/objects: the large object's size, and
+#                         uploads timed from PUT to function start
 #   (bench/stream runs BENCH_SECONDS per throughput figure)
 set -euo pipefail
 build=${1:-build}
@@ -101,6 +103,20 @@ aws_ lambda create-event-source-mapping --function-name stamp --batch-size 1000 
 "$build/bench/stream" --endpoint "$endpoint" --stream bench --dir "$work" \
   --seconds "${BENCH_SECONDS:-3}" --latency-stream latency --udp-port "$udp" \
   --count "${BENCH_STREAM_COUNT:-1000}" --mapped-stream mapped
+echo
+
+# Objects: PUT/GET of 1 KB and of BENCH_OBJECT_MB (100) MB objects beside the same bytes written
+# and read on the same disk, then upload -> function start through a bucket notification.
+start objects
+aws_ s3api create-bucket --bucket notify
+udp=$(/usr/bin/python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$build/lambdalite" create-function stamp --code "$work/echo" --env "ECHO_STAMP_UDP=127.0.0.1:$udp" \
+  --endpoint "$endpoint" >/dev/null
+aws_ s3api put-bucket-notification-configuration --bucket notify --notification-configuration \
+  '{"LambdaFunctionConfigurations":[{"LambdaFunctionArn":"arn:aws:lambda:us-east-1:000000000000:function:stamp","Events":["s3:ObjectCreated:*"]}]}'
+"$build/bench/objects" --endpoint "$endpoint" --dir "$work" --seconds "${BENCH_SECONDS:-3}" \
+  --big-mb "${BENCH_OBJECT_MB:-100}" --notify-bucket notify --udp-port "$udp" \
+  --count "${BENCH_OBJECT_COUNT:-200}"
 echo
 
 # Cold starts: daemons that keep no instance warm (--idle-timeout 0), sandbox on and off.

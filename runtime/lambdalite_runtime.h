@@ -88,4 +88,20 @@ int ll_runtime_init_error(const char *error_type, const char *error_message);
 }
 #endif
 
+/* ---- S3: streaming reads of objects ------------------------------------------------------ */
+
+/* Called with each piece of the object as it arrives (len > 0); returns 0 to go on, anything
+ * else to stop (ll_s3_get_stream then returns that value). */
+typedef int (*ll_s3_data_fn)(void *ud, const char *data, size_t len);
+
+/* Streams the object bucket/key from the S3 endpoint the platform gives functions
+ * (AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL; plain http://), signed with SigV4 with the
+ * function's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) for
+ * AWS_REGION: on_data sees it in pieces of at most 64 KiB, so an object of any size is read in
+ * constant memory. Returns 0 once the whole object was delivered, a callback's non-zero value,
+ * or -1 with a message in err (errsz bytes): the status and S3's error code ("GET answered 404
+ * NoSuchKey"), or what failed on the way. Blocking; one connection per call. */
+int ll_s3_get_stream(const char *bucket, const char *key, ll_s3_data_fn on_data, void *ud,
+                     char *err, size_t errsz);
+
 #endif

@@ -8,6 +8,9 @@
  *   {"action":"pid"}             {"pid":<pid>,"invocations":<invocations served by this process>}
  *   {"action":"env"}             the AWS_*, LAMBDA_*, _HANDLER*, TZ*, LANG* environment as JSON
  *   {"action":"log","text":"…"}  print the text on stdout and stderr, then echo
+ *   {"action":"s3get","bucket":"B","key":"K"}  stream the object with ll_s3_get_stream:
+ *                                 {"bytes":N,"pieces":P,"largest":L,"fnv1a":"<16 hex>"} (keys
+ *                                 plain: no escapes), or the function error S3Error
  * Nothing is printed otherwise.
  *
  * With ECHO_STAMP_UDP=127.0.0.1:PORT in the environment, each invocation first sends one UDP
@@ -111,6 +114,36 @@ static void stamp(const ll_invocation *in) {
   sendto(stamp_fd, msg, (size_t)n + take, 0, (struct sockaddr *)&stamp_to, sizeof stamp_to);
 }
 
+/* The JSON string at v (its opening quote), without escapes, into out. */
+static void word(const char *v, char *out, size_t sz) {
+  size_t n = v && v[0] == '"' ? strcspn(v + 1, "\"") : 0;
+  snprintf(out, sz, "%.*s", (int)n, n ? v + 1 : "");
+}
+
+typedef struct digest {
+  unsigned long long bytes, pieces, largest, fnv;
+} digest_t;
+
+static int on_piece(void *ud, const char *data, size_t len) {
+  digest_t *d = ud;
+  d->bytes += len;
+  d->pieces++;
+  if (len > d->largest) d->largest = len;
+  for (size_t i = 0; i < len; i++) d->fnv = (d->fnv ^ (unsigned char)data[i]) * 0x100000001b3ull;
+  return 0;
+}
+
+static int do_s3get(const char *payload, ll_response *out) {
+  char bucket[64], key[1024], err[256];
+  word(find_value(payload, "\"bucket\""), bucket, sizeof bucket);
+  word(find_value(payload, "\"key\""), key, sizeof key);
+  digest_t d = {0, 0, 0, 0xcbf29ce484222325ull};
+  if (ll_s3_get_stream(bucket, key, on_piece, &d, err, sizeof err) != 0)
+    return ll_response_error(out, "S3Error", err);
+  return ll_response_printf(out, "{\"bytes\":%llu,\"pieces\":%llu,\"largest\":%llu,\"fnv1a\":\"%016llx\"}",
+                            d.bytes, d.pieces, d.largest, d.fnv);
+}
+
 static int handle(const ll_invocation *in, ll_response *out) {
   if (stamp_fd >= 0) stamp(in);
   invocations++;
@@ -125,6 +158,7 @@ static int handle(const ll_invocation *in, ll_response *out) {
                                 invocations);
     }
     if (is_word(action, "env")) return do_env(out);
+    if (is_word(action, "s3get")) return do_s3get(p, out);
     if (is_word(action, "sleep")) {
       const char *ms = find_value(p, "\"ms\"");
       long n = ms ? strtol(ms, NULL, 10) : 0;

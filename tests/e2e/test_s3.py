@@ -628,3 +628,27 @@ def test_a_large_upload_keeps_the_daemons_memory_flat(daemon, s3, bucket):
     head = s3.head_object(Bucket=bucket, Key="big")
     assert head["ContentLength"] == size
     s3.delete_object(Bucket=bucket, Key="big")
+
+
+def fnv1a(data):
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+def test_the_runtime_library_streams_an_object_in_pieces(s3, bucket, functions, lam):
+    """ll_s3_get_stream (the C runtime library) with the function's own credentials and
+    AWS_ENDPOINT_URL_S3: a 3 MiB object arrives whole, in pieces of at most 64 KiB."""
+    fn = functions.echo(timeout=30)
+    data = os.urandom(3 << 20)
+    s3.put_object(Bucket=bucket, Key="dir/for c.bin", Body=data)
+    out = lam.invoke(FunctionName=fn, Payload=json.dumps({"action": "s3get", "bucket": bucket, "key": "dir/for c.bin"}))
+    got = json.loads(out["Payload"].read())
+    assert "FunctionError" not in out, got
+    assert got["bytes"] == len(data) and got["largest"] <= 64 << 10 and got["pieces"] >= 48
+    assert got["fnv1a"] == fnv1a(data)
+    out = lam.invoke(FunctionName=fn, Payload=json.dumps({"action": "s3get", "bucket": bucket, "key": "missing"}))
+    assert out.get("FunctionError") == "Unhandled"
+    e = json.loads(out["Payload"].read())
+    assert e["errorType"] == "S3Error" and "404 NoSuchKey" in e["errorMessage"]
