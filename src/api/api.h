@@ -12,10 +12,13 @@
 #include "core/buf.h"
 #include "engine/engine.h"
 #include "http/router.h"
-#include "objstore/store.h"
-#include "stream/esm.h"
-#include "stream/stream.h"
 #include "http/server.h"
+
+/* The stores the handlers reach (their headers are included where they are used). */
+typedef struct ll_streams ll_streams_t;
+typedef struct ll_esms ll_esms_t;
+typedef struct ll_objstore ll_objstore_t;
+struct ll_sigv4_request;
 
 /* What every API handler reaches through req->listener_data. */
 typedef struct ll_api_ctx {
@@ -53,6 +56,10 @@ enum ll_api_proto {
   LL_PROTO_JSON,      /* JSON 1.0/1.1 (Logs, Kinesis, DynamoDB): {"__type","message"} */
 };
 
+/* The request as SigV4 sees it, into out: h's method, path, query and headers (its trailers
+ * left out) with payload_hash (borrowed). */
+void ll_api_sigv4_request(const ll_http_head_t *h, const char *payload_hash,
+                          struct ll_sigv4_request *out);
 /* Verifies the request's SigV4 signature against the engine's keys. On failure answers req
  * (403/400 in the protocol's shape) and returns -1; the caller must not touch req then. On
  * success the region of the credential scope is remembered for ll_api_region. */

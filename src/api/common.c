@@ -97,6 +97,20 @@ static const char *secret_of(void *ud, const char *access_key) {
   return ll_engine_secret(ud, access_key);
 }
 
+void ll_api_sigv4_request(const ll_http_head_t *h, const char *payload_hash,
+                          ll_sigv4_request_t *out) {
+  *out = (ll_sigv4_request_t){
+      .method = h->method,
+      .path = h->path,
+      .path_len = strlen(h->path),
+      .query = h->query,
+      .query_len = strlen(h->query),
+      .headers = h->headers,
+      .nheaders = h->nheaders - h->ntrailers,
+      .payload_hash = payload_hash,
+  };
+}
+
 int ll_api_authenticate(ll_http_req_t *req, enum ll_api_proto proto) {
   ll_api_ctx_t *ctx = req->listener_data;
   const ll_http_head_t *h = req->head;
@@ -110,16 +124,8 @@ int ll_api_authenticate(ll_http_req_t *req, enum ll_api_proto proto) {
     given = NULL;
   }
   if (!given) ll_sha256_hex(req->body.data ? req->body.data : "", req->body.len, hash);
-  ll_sigv4_request_t sr = {
-      .method = h->method,
-      .path = h->path,
-      .path_len = strlen(h->path),
-      .query = h->query,
-      .query_len = strlen(h->query),
-      .headers = h->headers,
-      .nheaders = h->nheaders,
-      .payload_hash = given ? given_buf : hash,
-  };
+  ll_sigv4_request_t sr;
+  ll_api_sigv4_request(h, given ? given_buf : hash, &sr);
   ll_sigv4_result_t res;
   memset(&res, 0, sizeof res);
   if (ll_sigv4_verify(&sr, secret_of, ctx->engine, time(NULL), MAX_SKEW_S, &res) == 0) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "stream/esm.h"
 #include "api/lambda.h"
 #include "core/mem.h"
 

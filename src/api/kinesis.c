@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "stream/stream.h"
 #include "api/put_scan.h"
 #include "core/buf.h"
 #include "core/clock.h"

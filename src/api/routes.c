@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "stream/esm.h"
+#include "stream/stream.h"
 #include "api/lambda.h"
 
 static void json_target(ll_http_req_t *req) {

@@ -278,16 +278,8 @@ static int s3_authenticate(ll_http_req_t *req) {
       return -1;
     }
   }
-  ll_sigv4_request_t sr = {
-      .method = h->method,
-      .path = h->path,
-      .path_len = strlen(h->path),
-      .query = h->query,
-      .query_len = strlen(h->query),
-      .headers = h->headers,
-      .nheaders = h->nheaders - h->ntrailers,
-      .payload_hash = s->payload_hash,
-  };
+  ll_sigv4_request_t sr;
+  ll_api_sigv4_request(h, s->payload_hash, &sr);
   ll_sigv4_result_t res;
   int rc = v2           ? ll_sigv2_verify_query(&sr, secret_of, ctx->engine, time(NULL), &res)
            : query_auth ? ll_sigv4_verify_query(&sr, secret_of, ctx->engine, time(NULL), &res)

@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "objstore/store.h"
+#include "stream/esm.h"
+#include "stream/stream.h"
 #include "cli/cli.h"
 #include "core/mem.h"
 #include "engine/engine.h"

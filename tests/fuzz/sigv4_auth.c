@@ -8,7 +8,9 @@
  *   line 3  query
  *   line 4+ headers "name:value" (at most MAX_FUZZ_HEADERS)
  *
- * 1. ll_sigv4_verify on the request as given, with a fixed secret lookup: must not crash.
+ * 1. ll_sigv4_verify on the request as given, with a fixed secret lookup, and the query-string
+ *    forms on its query (ll_sigv4_verify_query, and SigV2's ll_sigv2_verify_query of
+ *    src/auth/sigv2.c): must not crash, and failures must say why in the documented shape.
  * 2. Round trip: the same path, query and headers (names reduced to valid tokens, without
  *    Authorization, Host and the date headers) plus Host and X-Amz-Date are signed, and the
  *    signed request must verify. */
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/sigv2.h"
 #include "auth/sigv4.h"
 
 #define MAX_FUZZ_HEADERS 16
@@ -102,6 +105,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (ll_sigv4_verify(&req, secret_of, NULL, NOW, 900, &res) != 0) {
     if (res.status != 400 && res.status != 403) abort();
     if (!res.code || !res.s3_code || !memchr(res.message, '\0', sizeof res.message)) abort();
+  }
+  if (ll_sigv4_verify_query(&req, secret_of, NULL, NOW, &res) != 0) {
+    if (res.status != 400 && res.status != 403) abort();
+    if (!res.code || !res.s3_code || !memchr(res.message, '\0', sizeof res.message)) abort();
+  }
+  if (ll_sigv2_verify_query(&req, secret_of, NULL, NOW, &res) != 0) {
+    if (res.status != 403 || !res.code || !res.s3_code) abort();
+    if (!memchr(res.message, '\0', sizeof res.message)) abort();
   }
 
   /* Round trip. */
