@@ -18,6 +18,7 @@
 typedef struct ll_streams ll_streams_t;
 typedef struct ll_esms ll_esms_t;
 typedef struct ll_objstore ll_objstore_t;
+typedef struct ll_tables ll_tables_t;
 struct ll_sigv4_request;
 
 /* What every API handler reaches through req->listener_data. */
@@ -26,6 +27,7 @@ typedef struct ll_api_ctx {
   ll_streams_t *streams;        /* Kinesis-style streams */
   ll_esms_t *esms;              /* event source mappings */
   ll_objstore_t *objects;       /* S3-style buckets and objects */
+  ll_tables_t *tables;          /* DynamoDB-style tables */
   uv_loop_t *loop;
   const char *listen;           /* "127.0.0.1:4566" */
   bool sandbox;                 /* instances run in sandboxes */
@@ -44,6 +46,8 @@ extern const ll_http_route_t ll_s3_routes[];
 /* CloudWatch Logs (logs.c) and Kinesis (kinesis.c): answer one JSON 1.1 action. */
 void ll_api_logs_dispatch(ll_http_req_t *req, const char *action);
 void ll_api_kinesis_dispatch(ll_http_req_t *req, const char *action);
+/* DynamoDB (dynamodb.c): one JSON 1.0 action. */
+void ll_api_dynamodb_dispatch(ll_http_req_t *req, const char *action);
 
 /* The Runtime API endpoint of one instance (runtime.c): the engine's open/close hooks. */
 int ll_api_runtime_open(void *ud, ll_instance_t *inst, int fd, int *port, void **handle);

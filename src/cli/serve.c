@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "objstore/store.h"
+#include "table/table.h"
 #include "stream/esm.h"
 #include "stream/stream.h"
 #include "cli/cli.h"
@@ -64,6 +65,7 @@ typedef struct daemon_state {
   ll_streams_t *streams;
   ll_esms_t *esms;
   ll_objstore_t *objects; /* closed once the loop is empty: uploads commit on workers */
+  ll_tables_t *tables;
   uv_signal_t sigterm, sigint;
 } daemon_state_t;
 
@@ -272,6 +274,8 @@ int ll_cmd_serve(int argc, char **argv) {
     failed = err.msg;
   } else if (ll_objstore_open(data_dir, &d.objects, &err) < 0) {
     failed = err.msg;
+  } else if (ll_tables_open(data_dir, &d.tables, &err) < 0) {
+    failed = err.msg;
   } else if (!is_loopback(host) && ll_engine_dev_key_enabled(d.engine)) {
     snprintf(err.msg, sizeof err.msg,
              "refusing to listen on %s while the development key test/test is enabled: anyone "
@@ -294,12 +298,14 @@ int ll_cmd_serve(int argc, char **argv) {
     ll_engine_close(d.engine);
     uv_run(d.loop, UV_RUN_DEFAULT);
     ll_objstore_close(d.objects);
+    ll_tables_close(d.tables);
     free(data_dir);
     return 1;
   }
   ctx.streams = d.streams;
   ctx.esms = d.esms;
   ctx.objects = d.objects;
+  ctx.tables = d.tables;
   /* Functions reach the daemon's APIs (S3 first of all) at the address it listens on. */
   char endpoint[160];
   snprintf(endpoint, sizeof endpoint, "http://%s%s%s:%d", strchr(host, ':') ? "[" : "",
@@ -313,6 +319,7 @@ int ll_cmd_serve(int argc, char **argv) {
   fprintf(stderr, "lambdalite: listening on http://%s:%d (data dir %s)\n", host, bound, data_dir);
   uv_run(d.loop, UV_RUN_DEFAULT);
   ll_objstore_close(d.objects);
+  ll_tables_close(d.tables);
   int rc = uv_loop_close(d.loop) == 0 ? 0 : 0;
   free(data_dir);
   return rc;
