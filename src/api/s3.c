@@ -441,10 +441,10 @@ int ll__s3_intake_feed(ll__s3_intake_t *in, const char *p, size_t len,
 void ll__s3_intake_hash(ll__s3_intake_t *in, const void *p, size_t len) {
   if (in->ck_alg) ll_checksum_update(&in->ck, p, len);
   if (in->sha_payload) SHA256_Update(&in->sha, p, len);
-  if (in->has_md5) MD5_Update(&in->md5, p, len);
+  if (in->has_md5 && !in->md5_given) MD5_Update(&in->md5, p, len);
 }
 
-int ll__s3_intake_verify(ll_http_req_t *req, ll__s3_intake_t *in) {
+int ll__s3_intake_verify(ll_http_req_t *req, ll__s3_intake_t *in, const uint8_t *given_md5) {
   ll_s3_req_t *s = ll__s3(req);
   if (in->failed) {
     ll__s3_error(req, in->status, in->code, "%s", in->msg);
@@ -478,7 +478,10 @@ int ll__s3_intake_verify(ll_http_req_t *req, ll__s3_intake_t *in) {
     }
   }
   uint8_t md5[16];
-  if (in->has_md5) MD5_Final(md5, &in->md5);
+  if (in->has_md5 && given_md5)
+    memcpy(md5, given_md5, 16);
+  else if (in->has_md5)
+    MD5_Final(md5, &in->md5);
   if (in->has_md5 && memcmp(md5, in->md5_want, 16) != 0) {
     ll__s3_error(req, 400, "BadDigest",
                  "The Content-MD5 you specified did not match what we received.");
@@ -539,7 +542,7 @@ static void small_end(ll_http_req_t *req, void *ud) {
   small_body_t *sb = ud;
   ll_http_req_on_abort(req, NULL, NULL);
   ll__s3_intake_hash(&sb->in, sb->body.data ? sb->body.data : "", sb->body.len);
-  if (ll__s3_intake_verify(req, &sb->in) == 0) sb->done(req, &sb->body);
+  if (ll__s3_intake_verify(req, &sb->in, NULL) == 0) sb->done(req, &sb->body);
   small_free(sb);
 }
 

@@ -73,6 +73,7 @@ typedef struct ll__s3_intake {
   bool sha_payload;            /* x-amz-content-sha256 is a digest to check */
   SHA256_CTX sha;
   bool has_md5;                /* Content-MD5 to check */
+  bool md5_given;              /* the caller hands verify the body's MD5 (no hashing here) */
   uint8_t md5_want[16];
   MD5_CTX md5;
   ll_ck_alg_t ck_alg;          /* LL_CK_NONE when the client sent no checksum */
@@ -89,8 +90,8 @@ int ll__s3_intake_init(ll_http_req_t *req, ll__s3_intake_t *in);
 int ll__s3_intake_feed(ll__s3_intake_t *in, const char *p, size_t len,
                        void (*sink)(void *ud, const char *p, size_t len), void *ud);
 void ll__s3_intake_hash(ll__s3_intake_t *in, const void *p, size_t len);
-/* -1 when answered. */
-int ll__s3_intake_verify(ll_http_req_t *req, ll__s3_intake_t *in);
+/* -1 when answered. md5: the body's MD5 when in->md5_given, else NULL. */
+int ll__s3_intake_verify(ll_http_req_t *req, ll__s3_intake_t *in, const uint8_t *md5);
 
 /* s3_object.c: the object operations, each answering req. */
 void ll__s3_put_object(ll_http_req_t *req);     /* PutObject, UploadPart, CopyObject */

@@ -242,7 +242,9 @@ static void upload_finish(upload_t *u) {
     submit(u);
     return;
   }
-  if (ll__s3_intake_verify(u->req, &u->in) < 0) {
+  uint8_t md5[16]; /* the store hashed every byte already */
+  ll_obj_writer_md5(u->w, md5);
+  if (ll__s3_intake_verify(u->req, &u->in, md5) < 0) {
     u->req = NULL; /* answered */
     upload_free(u);
     return;
@@ -284,6 +286,7 @@ static void upload_start(ll_http_req_t *req, ll_obj_writer_t *w, bool part, int 
     upload_free(u);
     return;
   }
+  u->in.md5_given = true;
   if (u->in.decoded_length != UINT64_MAX && u->in.decoded_length > LL_S3_PUT_MAX) {
     upload_fail(u, 400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
     return;

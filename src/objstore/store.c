@@ -534,6 +534,14 @@ int ll_obj_begin(ll_objstore_t *os, const char *bucket, const char *key, ll_obj_
   return writer_new(os, bucket, key, out, err);
 }
 
+void ll_obj_writer_md5(const ll_obj_writer_t *w, unsigned char out[16]) {
+  EVP_MD_CTX *c = EVP_MD_CTX_new();
+  unsigned int n = 16;
+  EVP_MD_CTX_copy_ex(c, w->md5);
+  EVP_DigestFinal_ex(c, out, &n);
+  EVP_MD_CTX_free(c);
+}
+
 int ll_obj_write(ll_obj_writer_t *w, const void *data, size_t len, ll_err_t *err) {
   const char *p = data;
   EVP_DigestUpdate(w->md5, data, len);

@@ -106,6 +106,9 @@ typedef struct ll_obj_writer ll_obj_writer_t;
 int ll_obj_begin(ll_objstore_t *os, const char *bucket, const char *key, ll_obj_writer_t **out,
                  ll_err_t *err);
 int ll_obj_write(ll_obj_writer_t *w, const void *data, size_t len, ll_err_t *err);
+/* The MD5 of what has been written so far (the writer goes on), for checking a Content-MD5
+ * without hashing the bytes twice. Same thread rules as ll_obj_write. */
+void ll_obj_writer_md5(const ll_obj_writer_t *w, unsigned char out[16]);
 /* Makes the object durable and visible (content_type NULL = binary/octet-stream; metadata NULL
  * or an object of strings, borrowed), fills *info (may be NULL) and frees the writer, whatever
  * the outcome. Not for a part's writer (ll_mpu_part_commit). */
