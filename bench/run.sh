@@ -119,6 +119,11 @@ aws_ s3api put-bucket-notification-configuration --bucket notify --notification-
   --count "${BENCH_OBJECT_COUNT:-200}"
 echo
 
+# Tables: PutItem and GetItem beside raw SQLite doing the same in one process.
+start table
+"$build/bench/table" --endpoint "$endpoint" --dir "$work" --seconds "${BENCH_SECONDS:-3}"
+echo
+
 # Cold starts: daemons that keep no instance warm (--idle-timeout 0), sandbox on and off.
 for sb in on off; do
   start "cold-$sb" --idle-timeout 0 --sandbox "$sb"

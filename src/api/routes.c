@@ -26,9 +26,13 @@ static void json_target(ll_http_req_t *req) {
     ll_api_kinesis_dispatch(req, dot + 1);
     return;
   }
+  if (dot && strncmp(target, "DynamoDB_20120810.", 18) == 0) {
+    ll_api_dynamodb_dispatch(req, dot + 1);
+    return;
+  }
   ll_api_error(req, LL_PROTO_JSON, 400, "UnknownOperationException",
-               "Unknown operation %s: this endpoint serves Lambda, Kinesis (Kinesis_20131202.*) "
-               "and CloudWatch Logs (Logs_20140328.*)",
+               "Unknown operation %s: this endpoint serves Lambda, Kinesis (Kinesis_20131202.*), "
+               "DynamoDB (DynamoDB_20120810.*) and CloudWatch Logs (Logs_20140328.*)",
                target[0] ? target : "(no X-Amz-Target header)");
 }
 
