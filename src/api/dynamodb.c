@@ -741,8 +741,6 @@ static int page_setup(ll_http_req_t *req, json_t *in, const ll_table_info_t *inf
     return -1;
   }
   p->limit = lim ? (size_t)json_integer_value(lim) : 0;
-  const char *select = json_string_value(json_object_get(in, "Select"));
-  p->items = select && strcmp(select, "COUNT") == 0 ? NULL : json_array();
   json_t *esk = json_object_get(in, "ExclusiveStartKey");
   *has_start = esk != NULL;
   char why[512];
@@ -756,6 +754,8 @@ static int page_setup(ll_http_req_t *req, json_t *in, const ll_table_info_t *inf
       return -1;
     }
   }
+  const char *select = json_string_value(json_object_get(in, "Select"));
+  p->items = select && strcmp(select, "COUNT") == 0 ? NULL : json_array(); /* the last step */
   return 0;
 }
 
@@ -967,6 +967,14 @@ static bool same_item(const write_t *a, const write_t *b) {
          (!a->key.k.rk_len || memcmp(a->key.k.rk, b->key.k.rk, a->key.k.rk_len) == 0);
 }
 
+/* Whether two writes of b name the same item (DynamoDB refuses such batches). */
+static bool batch_has_duplicates(const batch_t *b) {
+  for (size_t i = 0; i < b->n; i++)
+    for (size_t j = i + 1; j < b->n; j++)
+      if (same_item(&b->w[i], &b->w[j])) return true;
+  return false;
+}
+
 static int batch_add(ll_http_req_t *req, batch_t *b, size_t cap, json_t *in, wkind_t kind) {
   if (b->n == cap) return 0;
   write_t *w = &b->w[b->n];
@@ -1004,7 +1012,7 @@ static void batch_write(ll_http_req_t *req, json_t *in) {
       if (!one || (put && del)) {
         json_decref(one);
         batch_free(&b);
-        validation(req, "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes");
+        validation(req, "A WriteRequest must contain exactly one of PutRequest or DeleteRequest");
         return;
       }
       json_object_set_new(one, "TableName", json_string(tn));
@@ -1016,13 +1024,11 @@ static void batch_write(ll_http_req_t *req, json_t *in) {
       }
     }
   }
-  for (size_t i = 0; i < b.n; i++)
-    for (size_t j = i + 1; j < b.n; j++)
-      if (same_item(&b.w[i], &b.w[j])) {
-        batch_free(&b);
-        validation(req, "Provided list of item keys contains duplicates");
-        return;
-      }
+  if (batch_has_duplicates(&b)) {
+    batch_free(&b);
+    validation(req, "Provided list of item keys contains duplicates");
+    return;
+  }
   ll_tables_t *t = tables(req);
   ll_err_t err = LL_ERR_INIT;
   char why[512];
@@ -1072,13 +1078,11 @@ static void transact_write(ll_http_req_t *req, json_t *in) {
       return;
     }
   }
-  for (size_t a = 0; a < b.n; a++)
-    for (size_t c = a + 1; c < b.n; c++)
-      if (same_item(&b.w[a], &b.w[c])) {
-        batch_free(&b);
-        validation(req, "Transaction request cannot include multiple operations on one item");
-        return;
-      }
+  if (batch_has_duplicates(&b)) {
+    batch_free(&b);
+    validation(req, "Transaction request cannot include multiple operations on one item");
+    return;
+  }
   ll_tables_t *t = tables(req);
   ll_err_t err = LL_ERR_INIT;
   char why[512];
