@@ -275,6 +275,9 @@ static void update_table(ll_http_req_t *req, json_t *in) {
   if (need_table(req, in, &info) < 0) return;
   json_t *pt = json_object_get(in, "ProvisionedThroughput");
   const char *billing = json_string_value(json_object_get(in, "BillingMode"));
+  json_t *desc = json_deep_copy(info.desc); /* the stored one is shared: change a copy */
+  json_decref(info.desc);
+  info.desc = desc;
   if (!pt && !billing) {
     validation(req, "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
                     "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required");

@@ -15,7 +15,24 @@ struct ll_tables {
   /* statements of the hot paths, prepared once */
   sqlite3_stmt *get, *put, *del;
   bool in_tx;
+  /* Every table read so far (their rows change only through this module): an item request
+   * then needs no SQLite read and no JSON parse to know its table. */
+  ll_table_info_t *cache;
+  size_t ncache;
 };
+
+static ll_table_info_t *cached(ll_tables_t *t, const char *name) {
+  for (size_t i = 0; i < t->ncache; i++)
+    if (strcmp(t->cache[i].name, name) == 0) return &t->cache[i];
+  return NULL;
+}
+
+static void uncache(ll_tables_t *t, const char *name) {
+  ll_table_info_t *c = cached(t, name);
+  if (!c) return;
+  ll_table_info_free(c);
+  *c = t->cache[--t->ncache];
+}
 
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
@@ -68,6 +85,8 @@ int ll_tables_open(const char *data_dir, ll_tables_t **out, ll_err_t *err) {
 
 void ll_tables_close(ll_tables_t *t) {
   if (!t) return;
+  for (size_t i = 0; i < t->ncache; i++) ll_table_info_free(&t->cache[i]);
+  free(t->cache);
   sqlite3_finalize(t->get);
   sqlite3_finalize(t->put);
   sqlite3_finalize(t->del);
@@ -107,6 +126,12 @@ int ll_table_create(ll_tables_t *t, const ll_table_info_t *info, ll_err_t *err) 
 }
 
 int ll_table_get(ll_tables_t *t, const char *name, ll_table_info_t *out, ll_err_t *err) {
+  ll_table_info_t *c = cached(t, name);
+  if (c) {
+    *out = *c;
+    out->desc = json_incref(c->desc);
+    return 0;
+  }
   sqlite3_stmt *q;
   if (prepare(t, "SELECT id, hash, hash_type, range, range_type, desc FROM tables WHERE name = ?1", &q))
     return db_fail(t, err, "reading a table");
@@ -122,6 +147,10 @@ int ll_table_get(ll_tables_t *t, const char *name, ll_table_info_t *out, ll_err_
     out->range_type = ((const char *)sqlite3_column_text(q, 4))[0];
     out->desc = json_loads((const char *)sqlite3_column_text(q, 5), 0, NULL);
     if (!out->desc) out->desc = json_object();
+    t->cache = ll_realloc(t->cache, (t->ncache + 1) * sizeof *t->cache);
+    t->cache[t->ncache] = *out;
+    json_incref(out->desc);
+    t->ncache++;
   } else {
     rc = ll_err_set(err, LL_TB_NOT_FOUND, "Requested resource not found: Table: %s not found", name);
   }
@@ -137,6 +166,7 @@ int ll_table_set_desc(ll_tables_t *t, const char *name, json_t *desc, ll_err_t *
   sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
   sqlite3_bind_text(q, 2, text, -1, SQLITE_STATIC);
   int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_fail(t, err, "updating a table");
+  uncache(t, name);
   if (rc == 0 && sqlite3_changes(t->db) == 0)
     rc = ll_err_set(err, LL_TB_NOT_FOUND, "Requested resource not found: Table: %s not found", name);
   sqlite3_finalize(q);
@@ -148,6 +178,7 @@ int ll_table_delete(ll_tables_t *t, const char *name, ll_err_t *err) {
   ll_table_info_t info;
   if (ll_table_get(t, name, &info, err) < 0) return -1;
   ll_table_info_free(&info);
+  uncache(t, name);
   char *sql = ll_sprintf("BEGIN; DELETE FROM items WHERE tid = %lld; DELETE FROM tables WHERE id = %lld; COMMIT;",
                          (long long)info.id, (long long)info.id);
   char *msg = NULL;

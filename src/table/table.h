@@ -45,7 +45,8 @@ void ll_table_info_free(ll_table_info_t *info);
 /* Creates a table from desc (borrowed; stored as is) and the key schema in info's fields.
  * LL_TB_EXISTS when the name is taken. */
 int ll_table_create(ll_tables_t *t, const ll_table_info_t *info, ll_err_t *err);
-/* 0 with *out filled, or -1 with LL_TB_NOT_FOUND. */
+/* 0 with *out filled (out->desc is shared with the module's cache: treat it as read-only,
+ * copy it to change it), or -1 with LL_TB_NOT_FOUND. */
 int ll_table_get(ll_tables_t *t, const char *name, ll_table_info_t *out, ll_err_t *err);
 /* Replaces the stored description (UpdateTable). */
 int ll_table_set_desc(ll_tables_t *t, const char *name, json_t *desc, ll_err_t *err);
