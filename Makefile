@@ -22,7 +22,7 @@ SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 OPT ?= -O1
 endif
 
-PKGS := libuv openssl jansson sqlite3 libarchive libcurl libseccomp expat zlib
+PKGS := libuv openssl jansson sqlite3 libarchive libcurl libseccomp expat zlib libfyaml
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

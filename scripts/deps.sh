@@ -8,7 +8,7 @@ packages=(
   # build
   build-essential pkg-config
   libuv1-dev libssl-dev libjansson-dev libsqlite3-dev libarchive-dev libcurl4-openssl-dev libseccomp-dev
-  libexpat1-dev zlib1g-dev
+  libexpat1-dev zlib1g-dev libfyaml-dev
   # fuzzing (libFuzzer) and the sanitizer runtimes
   clang libclang-rt-14-dev
   # end-to-end tests and the demo: the real AWS CLI v2 and boto3, pytest

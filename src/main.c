@@ -14,7 +14,9 @@ const ll_command_t ll_commands[] = {
     {"get", ll_cmd_get, "show a function's configuration"},
     {"delete", ll_cmd_delete, "delete a function"},
     {"logs", ll_cmd_logs, "print (or follow) a function's logs"},
-    {"info", ll_cmd_info, "show the daemon's address, data dir and sandbox in force"},
+    {"info", ll_cmd_info, "show the daemon's address, data dir, sandbox in force and stack"},
+    {"deploy", ll_cmd_deploy, "deploy a serverless.yml service as a stack (or one function's code)"},
+    {"remove", ll_cmd_remove, "remove a serverless.yml service's stack and what it made"},
     {NULL, NULL, NULL},
 };
 

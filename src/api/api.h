@@ -19,6 +19,8 @@ typedef struct ll_streams ll_streams_t;
 typedef struct ll_esms ll_esms_t;
 typedef struct ll_objstore ll_objstore_t;
 typedef struct ll_tables ll_tables_t;
+typedef struct ll_stacks ll_stacks_t;
+typedef struct ll_creds ll_creds_t;
 struct ll_sigv4_request;
 
 /* What every API handler reaches through req->listener_data. */
@@ -28,6 +30,9 @@ typedef struct ll_api_ctx {
   ll_esms_t *esms;              /* event source mappings */
   ll_objstore_t *objects;       /* S3-style buckets and objects */
   ll_tables_t *tables;          /* DynamoDB-style tables */
+  ll_stacks_t *stacks;          /* deployed templates (src/stack) */
+  ll_creds_t *creds;            /* temporary credentials of function instances */
+  double time_scale;            /* serve's --async-time-scale (credential lifetimes; 1) */
   uv_loop_t *loop;
   const char *listen;           /* "127.0.0.1:4566" */
   bool sandbox;                 /* instances run in sandboxes */
@@ -42,6 +47,9 @@ void ll_api_not_found(ll_http_req_t *req);
 /* S3 (s3.c): its requests are told apart by their signature's service or virtual host, so its
  * table comes first. */
 extern const ll_http_route_t ll_s3_routes[];
+
+/* Stacks (stack.c): deploy, remove and describe templates. */
+extern const ll_http_route_t ll_stack_routes[];
 
 /* CloudWatch Logs (logs.c) and Kinesis (kinesis.c): answer one JSON 1.1 action. */
 void ll_api_logs_dispatch(ll_http_req_t *req, const char *action);
@@ -71,6 +79,40 @@ int ll_api_authenticate(ll_http_req_t *req, enum ll_api_proto proto);
 /* The region the request was signed for (ARNs in answers use it), or the engine's default
  * before authentication. */
 const char *ll_api_region(const ll_http_req_t *req);
+
+/* Who signed a request of the JSON and REST protocols (req->app after ll_api_authenticate;
+ * the region first, where ll_api_region reads it; S3 keeps its own, region first too). */
+typedef struct ll_api_ident {
+  char region[64];
+  char access_key[129];
+} ll_api_ident_t;
+
+/* ---- identities and permissions (iam.c) -------------------------------------------------- */
+
+/* The secret of an access key: the daemon's own keys, then the live temporary credentials of
+ * function instances; NULL when neither knows it. */
+const char *ll_api_secret(ll_api_ctx_t *ctx, const char *access_key);
+/* After its signature verified: a temporary key must come with its session token
+ * (X-Amz-Security-Token header, or query parameter of a presigned URL). 0, or -1 when the
+ * token is missing or wrong (the caller answers: UnrecognizedClientException, S3 InvalidToken). */
+int ll_api_token_problem(ll_http_req_t *req, const char *access_key);
+/* Whether access_key may perform action ("dynamodb:PutItem") on resource (an ARN, or "*"):
+ * the daemon's keys always may; a temporary key as its role's policies say. 0, or -1 with IAM's
+ * message in msg. */
+int ll_api_permitted(ll_http_req_t *req, const char *access_key, const char *action,
+                     const char *resource, char *msg, size_t sz);
+/* The same for the request's own signer (JSON and REST protocols); when denied answers 403
+ * AccessDeniedException and returns -1. */
+int ll_api_authorize(ll_http_req_t *req, enum ll_api_proto proto, const char *action,
+                     const char *resource);
+/* Whether the request's signer is a temporary credential (its calls are checked). */
+bool ll_api_restricted(const ll_http_req_t *req);
+/* Lambda's REST routes: the action the route stands for ("lambda:InvokeFunction") on the
+ * function, layer or mapping it names (ll_api_authenticate calls it). */
+int ll__api_authorize_route(ll_http_req_t *req);
+/* The engine's credential hooks (ll_engine_set_credentials; ud is the ll_api_ctx_t). */
+int ll_api_creds_mint(void *ud, const ll_function_t *fn, ll_instance_creds_t *out);
+void ll_api_creds_revoke(void *ud, const char *access_key);
 
 /* Answers with an AWS error: status, code (e.g. "ResourceNotFoundException"), message. */
 void ll_api_error(ll_http_req_t *req, enum ll_api_proto proto, int status, const char *code,

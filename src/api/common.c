@@ -93,9 +93,7 @@ const char *ll_api_region(const ll_http_req_t *req) {
                   : ll_engine_region(((ll_api_ctx_t *)req->listener_data)->engine);
 }
 
-static const char *secret_of(void *ud, const char *access_key) {
-  return ll_engine_secret(ud, access_key);
-}
+static const char *secret_of(void *ud, const char *access_key) { return ll_api_secret(ud, access_key); }
 
 void ll_api_sigv4_request(const ll_http_head_t *h, const char *payload_hash,
                           ll_sigv4_request_t *out) {
@@ -128,11 +126,18 @@ int ll_api_authenticate(ll_http_req_t *req, enum ll_api_proto proto) {
   ll_api_sigv4_request(h, given ? given_buf : hash, &sr);
   ll_sigv4_result_t res;
   memset(&res, 0, sizeof res);
-  if (ll_sigv4_verify(&sr, secret_of, ctx->engine, time(NULL), MAX_SKEW_S, &res) == 0) {
-    char *region = ll_strdup(res.region);
+  if (ll_sigv4_verify(&sr, secret_of, ctx, time(NULL), MAX_SKEW_S, &res) == 0) {
+    ll_api_ident_t *id = ll_calloc(1, sizeof *id);
+    snprintf(id->region, sizeof id->region, "%s", res.region);
+    snprintf(id->access_key, sizeof id->access_key, "%s", res.access_key);
     free(req->app);
-    req->app = region;
-    return 0;
+    req->app = id;
+    if (ll_api_token_problem(req, id->access_key) < 0) {
+      ll_api_error(req, proto, 403, "UnrecognizedClientException",
+                   "The security token included in the request is invalid.");
+      return -1;
+    }
+    return proto == LL_PROTO_REST_JSON ? ll__api_authorize_route(req) : 0;
   }
   ll_api_error(req, proto, res.status ? res.status : 403,
                res.code ? res.code : "InvalidSignatureException", "%s", res.message);

@@ -14,6 +14,7 @@
 #include "core/mem.h"
 #include "core/random.h"
 #include "table/expr.h"
+#include "table/schema.h"
 #include "table/table.h"
 #include "table/value.h"
 
@@ -74,18 +75,6 @@ static void store_error(ll_http_req_t *req, const ll_err_t *err) {
 
 /* ---- tables -------------------------------------------------------------------------------- */
 
-static bool valid_table_name(const char *n) {
-  size_t len = n ? strlen(n) : 0;
-  if (len < 3 || len > 255) return false;
-  for (size_t i = 0; i < len; i++) {
-    char c = n[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-          c == '-' || c == '.'))
-      return false;
-  }
-  return true;
-}
-
 /* The table named in the body, or answers (ValidationException / ResourceNotFoundException). */
 static int need_table(ll_http_req_t *req, json_t *in, ll_table_info_t *info) {
   const char *name = json_string_value(json_object_get(in, "TableName"));
@@ -94,7 +83,7 @@ static int need_table(ll_http_req_t *req, json_t *in, ll_table_info_t *info) {
                     "constraint: Member must not be null");
     return -1;
   }
-  if (!valid_table_name(name)) {
+  if (!ll_table_name_ok(name)) {
     validation(req, "1 validation error detected: Value '%s' at 'tableName' failed to satisfy "
                     "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ "
                     "and have length between 3 and 255", name);
@@ -118,129 +107,18 @@ static json_t *described(ll_http_req_t *req, const ll_table_info_t *info) {
   return d;
 }
 
-static int key_type(const char *t) {
-  return t && (strcmp(t, "S") == 0 || strcmp(t, "N") == 0 || strcmp(t, "B") == 0) ? t[0] : 0;
-}
-
-static json_t *throughput(json_t *pt) {
-  return json_pack("{s:i,s:I,s:I}", "NumberOfDecreasesToday", 0, "ReadCapacityUnits",
-                   json_integer_value(json_object_get(pt, "ReadCapacityUnits")),
-                   "WriteCapacityUnits", json_integer_value(json_object_get(pt, "WriteCapacityUnits")));
-}
-
 static void create_table(ll_http_req_t *req, json_t *in) {
   ll_api_ctx_t *ctx = req->listener_data;
-  const char *name = json_string_value(json_object_get(in, "TableName"));
-  json_t *ks = json_object_get(in, "KeySchema"), *ad = json_object_get(in, "AttributeDefinitions");
-  const char *billing = json_string_value(json_object_get(in, "BillingMode"));
-  json_t *pt = json_object_get(in, "ProvisionedThroughput");
-  if (!name || !valid_table_name(name)) {
-    validation(req, "1 validation error detected: Value '%s' at 'tableName' failed to satisfy "
-                    "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ "
-                    "and have length between 3 and 255", name ? name : "null");
-    return;
-  }
-  if (!json_is_array(ks) || json_array_size(ks) < 1 || json_array_size(ks) > 2) {
-    validation(req, "1 validation error detected: Value '%s' at 'keySchema' failed to satisfy "
-                    "constraint: Member must have length less than or equal to 2 and at least 1",
-               ks ? "[...]" : "null");
-    return;
-  }
-  ll_table_info_t info = {0};
-  snprintf(info.name, sizeof info.name, "%s", name);
-  for (size_t i = 0; i < json_array_size(ks); i++) {
-    json_t *k = json_array_get(ks, i);
-    const char *an = json_string_value(json_object_get(k, "AttributeName"));
-    const char *kt = json_string_value(json_object_get(k, "KeyType"));
-    bool hash = kt && strcmp(kt, "HASH") == 0, range = kt && strcmp(kt, "RANGE") == 0;
-    if (!an || (!hash && !range) || (i == 0) != hash) {
-      validation(req, "Invalid KeySchema: The first KeySchemaElement is not a HASH key type");
-      return;
-    }
-    snprintf(hash ? info.hash : info.range, sizeof info.hash, "%s", an);
-  }
-  if (!json_is_array(ad)) {
-    validation(req, "1 validation error detected: Value null at 'attributeDefinitions' failed "
-                    "to satisfy constraint: Member must not be null");
-    return;
-  }
-  size_t nkeys = json_array_size(ks);
-  if (json_array_size(ad) != nkeys) {
-    validation(req, "One or more parameter values were invalid: Number of attributes in "
-                    "KeySchema does not exactly match number of attributes defined in "
-                    "AttributeDefinitions");
-    return;
-  }
-  for (size_t i = 0; i < json_array_size(ad); i++) {
-    json_t *a = json_array_get(ad, i);
-    const char *an = json_string_value(json_object_get(a, "AttributeName"));
-    int t = key_type(json_string_value(json_object_get(a, "AttributeType")));
-    if (!an || !t) {
-      validation(req, "1 validation error detected: Value '%s' at "
-                      "'attributeDefinitions.%zu.member.attributeType' failed to satisfy "
-                      "constraint: Member must satisfy enum value set: [B, N, S]",
-                 json_string_value(json_object_get(a, "AttributeType")) ?: "null", i + 1);
-      return;
-    }
-    if (strcmp(an, info.hash) == 0)
-      info.hash_type = (char)t;
-    else if (info.range[0] && strcmp(an, info.range) == 0)
-      info.range_type = (char)t;
-    else {
-      validation(req, "One or more parameter values were invalid: Some AttributeDefinitions "
-                      "are not used. AttributeDefinitions: [%s], keys used: [%s%s%s]",
-                 an, info.hash, info.range[0] ? ", " : "", info.range);
-      return;
-    }
-  }
-  if (!info.hash_type || (info.range[0] && !info.range_type)) {
-    validation(req, "One or more parameter values were invalid: Some index key attributes are "
-                    "not defined in AttributeDefinitions. Keys: [%s%s%s], AttributeDefinitions: "
-                    "[...]", info.hash, info.range[0] ? ", " : "", info.range);
-    return;
-  }
-  bool on_demand = billing && strcmp(billing, "PAY_PER_REQUEST") == 0;
-  if (billing && !on_demand && strcmp(billing, "PROVISIONED") != 0) {
-    validation(req, "1 validation error detected: Value '%s' at 'billingMode' failed to satisfy "
-                    "constraint: Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]",
-               billing);
-    return;
-  }
-  if (!on_demand && !pt) {
-    validation(req, "One or more parameter values were invalid: ReadCapacityUnits and "
-                    "WriteCapacityUnits must both be specified when BillingMode is PROVISIONED");
-    return;
-  }
-  if (on_demand && pt) {
-    validation(req, "One or more parameter values were invalid: Neither ReadCapacityUnits nor "
-                    "WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST");
-    return;
-  }
-  char arn[512], id[37];
-  snprintf(arn, sizeof arn, "arn:aws:dynamodb:%s:%s:table/%s", ll_api_region(req),
-           ll_engine_account(ctx->engine), name);
-  ll_uuid4(id);
-  json_t *d = json_pack("{s:O,s:s,s:O,s:s,s:f,s:s,s:s}", "AttributeDefinitions", ad, "TableName",
-                        name, "KeySchema", ks, "TableStatus", "ACTIVE", "CreationDateTime",
-                        (double)ll_wall_ms() / 1000.0, "TableArn", arn, "TableId", id);
-  json_t *zero = json_pack("{s:i,s:i}", "ReadCapacityUnits", 0, "WriteCapacityUnits", 0);
-  json_object_set_new(d, "ProvisionedThroughput", throughput(on_demand ? zero : pt));
-  json_decref(zero);
-  if (on_demand)
-    json_object_set_new(d, "BillingModeSummary",
-                        json_pack("{s:s,s:f}", "BillingMode", "PAY_PER_REQUEST",
-                                  "LastUpdateToPayPerRequestDateTime", (double)ll_wall_ms() / 1000.0));
-  info.desc = d;
+  json_t *d = NULL;
   ll_err_t err = LL_ERR_INIT;
-  if (ll_table_create(tables(req), &info, &err) < 0) {
-    json_decref(d);
-    if (err.code == LL_TB_EXISTS)
-      ddb_error(req, 400, "ResourceInUseException", "Table already exists: %s", name);
+  if (ll_table_create_from(tables(req), in, ll_api_region(req), ll_engine_account(ctx->engine), &d,
+                           &err) < 0) {
+    if (err.code == LL_TB_VALIDATION)
+      validation(req, "%s", err.msg);
     else
       store_error(req, &err);
     return;
   }
-  info.id = 0;
   json_t *out = json_deep_copy(d);
   json_object_set_new(out, "ItemCount", json_integer(0));
   json_object_set_new(out, "TableSizeBytes", json_integer(0));
@@ -273,30 +151,17 @@ static void delete_table(ll_http_req_t *req, json_t *in) {
 static void update_table(ll_http_req_t *req, json_t *in) {
   ll_table_info_t info;
   if (need_table(req, in, &info) < 0) return;
-  json_t *pt = json_object_get(in, "ProvisionedThroughput");
-  const char *billing = json_string_value(json_object_get(in, "BillingMode"));
-  json_t *desc = json_deep_copy(info.desc); /* the stored one is shared: change a copy */
-  json_decref(info.desc);
-  info.desc = desc;
-  if (!pt && !billing) {
-    validation(req, "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
-                    "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required");
-    ll_table_info_free(&info);
+  ll_table_info_free(&info);
+  ll_err_t err = LL_ERR_INIT;
+  if (ll_table_update_from(tables(req), in, &err) < 0) {
+    if (err.code == LL_TB_VALIDATION)
+      validation(req, "%s", err.msg);
+    else
+      store_error(req, &err);
     return;
   }
-  if (billing && strcmp(billing, "PAY_PER_REQUEST") == 0) {
-    json_object_set_new(info.desc, "BillingModeSummary",
-                        json_pack("{s:s,s:f}", "BillingMode", "PAY_PER_REQUEST",
-                                  "LastUpdateToPayPerRequestDateTime", (double)ll_wall_ms() / 1000.0));
-  } else if (billing) {
-    json_object_del(info.desc, "BillingModeSummary");
-  }
-  if (pt) json_object_set_new(info.desc, "ProvisionedThroughput", throughput(pt));
-  ll_err_t err = LL_ERR_INIT;
-  if (ll_table_set_desc(tables(req), info.name, info.desc, &err) < 0)
-    store_error(req, &err);
-  else
-    ddb_json(req, json_pack("{s:o}", "TableDescription", described(req, &info)));
+  if (need_table(req, in, &info) < 0) return;
+  ddb_json(req, json_pack("{s:o}", "TableDescription", described(req, &info)));
   ll_table_info_free(&info);
 }
 
@@ -1143,6 +1008,40 @@ static const struct {
     {"UpdateItem", update_item},     {"UpdateTable", update_table},
 };
 
+static const char *str(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+
+/* With a temporary credential: the action on every table the request names. */
+static int authorized(ll_http_req_t *req, const char *action, json_t *in) {
+  if (!ll_api_restricted(req)) return 0;
+  ll_api_ctx_t *ctx = req->listener_data;
+  json_t *names = json_array();
+  if (str(in, "TableName")) json_array_append_new(names, json_string(str(in, "TableName")));
+  const char *k;
+  json_t *v;
+  json_object_foreach(json_object_get(in, "RequestItems"), k, v) json_array_append_new(names, json_string(k));
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(in, "TransactItems"), i, t) {
+    json_object_foreach(t, k, v) if (str(v, "TableName")) json_array_append_new(names, json_string(str(v, "TableName")));
+  }
+  char act[96], res[400], msg[1200];
+  snprintf(act, sizeof act, "dynamodb:%s", action);
+  int rc = 0;
+  if (json_array_size(names) == 0) {
+    snprintf(res, sizeof res, "arn:aws:dynamodb:%s:%s:table/*", ll_api_region(req), ll_engine_account(ctx->engine));
+    rc = ll_api_permitted(req, ((ll_api_ident_t *)req->app)->access_key, act, res, msg, sizeof msg);
+  }
+  json_array_foreach(names, i, t) {
+    if (rc < 0) break;
+    snprintf(res, sizeof res, "arn:aws:dynamodb:%s:%s:table/%s", ll_api_region(req),
+             ll_engine_account(ctx->engine), json_string_value(t));
+    rc = ll_api_permitted(req, ((ll_api_ident_t *)req->app)->access_key, act, res, msg, sizeof msg);
+  }
+  json_decref(names);
+  if (rc < 0) ddb_error(req, 400, "com.amazon.coral.service#AccessDeniedException", "%s", msg);
+  return rc;
+}
+
 void ll_api_dynamodb_dispatch(ll_http_req_t *req, const char *action) {
   if (ll_api_authenticate(req, LL_PROTO_JSON) < 0) return;
   for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
@@ -1154,7 +1053,7 @@ void ll_api_dynamodb_dispatch(ll_http_req_t *req, const char *action) {
       ddb_error(req, 400, "SerializationException", "Could not parse request body: %s", jerr.text);
       return;
     }
-    actions[i].fn(req, in);
+    if (authorized(req, action, in) == 0) actions[i].fn(req, in);
     json_decref(in);
     return;
   }

@@ -712,6 +712,21 @@ static void put(ll_http_req_t *req, json_t *in, bool batch) {
 
 /* The hot path: a body of the plain shape the SDKs send, scanned without a JSON tree; false
  * when the body needs the general path. */
+/* With a temporary credential: the action on the stream the request names (else on every
+ * stream). False when refused (answered). */
+static bool authorized(ll_http_req_t *req, const char *action, json_t *in) {
+  if (!ll_api_restricted(req)) return true;
+  char act[96], res[400];
+  const char *arn = str(in, "StreamARN"), *name = str(in, "StreamName");
+  snprintf(act, sizeof act, "kinesis:%s", action);
+  if (arn)
+    snprintf(res, sizeof res, "%s", arn);
+  else
+    snprintf(res, sizeof res, "arn:aws:kinesis:%s:%s:stream/%s", ll_api_region(req),
+             ll_streams_account(streams_of(req)), name ? name : "*");
+  return ll_api_authorize(req, JSON11, act, res) == 0;
+}
+
 static bool put_fast(ll_http_req_t *req, bool batch) {
   ll_put_scan_t sc;
   if (!req->body.len || ll_put_scan(req->body.data, req->body.len, batch, &sc) < 0) return false;
@@ -720,7 +735,8 @@ static bool put_fast(ll_http_req_t *req, bool batch) {
     json_object_set_new(in, "StreamName", json_stringn(sc.stream_name.p, sc.stream_name.len));
   if (sc.stream_arn.p)
     json_object_set_new(in, "StreamARN", json_stringn(sc.stream_arn.p, sc.stream_arn.len));
-  put_scanned(req, in, batch, sc.has_records, sc.recs, sc.n);
+  if (authorized(req, batch ? "PutRecords" : "PutRecord", in))
+    put_scanned(req, in, batch, sc.has_records, sc.recs, sc.n);
   json_decref(in);
   ll_put_scan_free(&sc);
   return true;
@@ -911,6 +927,10 @@ void ll_api_kinesis_dispatch(ll_http_req_t *req, const char *action) {
   if (!in) return;
   for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
     if (strcmp(action, actions[i].name) != 0) continue;
+    if (!authorized(req, action, in)) {
+      json_decref(in);
+      return;
+    }
     actions[i].fn(req, in);
     json_decref(in);
     return;

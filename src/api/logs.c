@@ -80,6 +80,18 @@ void ll_api_logs_dispatch(ll_http_req_t *req, const char *action) {
   if (ll_api_authenticate(req, JSON11) < 0) return;
   json_t *in = ll_api_json11_body(req);
   if (!in) return;
+  if (ll_api_restricted(req)) {
+    ll_api_ctx_t *ctx = req->listener_data;
+    const char *group = json_string_value(json_object_get(in, "logGroupName"));
+    char act[96], res[600];
+    snprintf(act, sizeof act, "logs:%s", action);
+    snprintf(res, sizeof res, "arn:aws:logs:%s:%s:log-group:%s:*", ll_api_region(req),
+             ll_engine_account(ctx->engine), group ? group : "*");
+    if (ll_api_authorize(req, JSON11, act, res) < 0) {
+      json_decref(in);
+      return;
+    }
+  }
   if (strcmp(action, "FilterLogEvents") == 0)
     filter_log_events(req, in);
   else if (strcmp(action, "DescribeLogGroups") == 0)

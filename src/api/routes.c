@@ -76,7 +76,7 @@ static const ll_http_route_t json_routes[] = {
 };
 
 const ll_http_route_t *const ll_api_tables[] = {ll_s3_routes, ll_lambda_routes, ll_esm_routes,
-                                                 json_routes, NULL};
+                                                 ll_stack_routes, json_routes, NULL};
 
 void ll_api_not_found(ll_http_req_t *req) {
   ll_api_error(req, LL_PROTO_REST_JSON, 404, "UnknownOperationException",

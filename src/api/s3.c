@@ -23,6 +23,7 @@
 #include "core/encoding.h"
 #include "core/mem.h"
 #include "core/random.h"
+#include "objstore/notify.h"
 
 #define S3_NS "http://s3.amazonaws.com/doc/2006-03-01/"
 #define MAX_SKEW_S (15 * 60)
@@ -208,9 +209,7 @@ void ll__s3_store_error(ll_http_req_t *req, const ll_err_t *err) {
 
 /* ---- authentication ------------------------------------------------------------------------ */
 
-static const char *secret_of(void *ud, const char *access_key) {
-  return ll_engine_secret(ud, access_key);
-}
+static const char *secret_of(void *ud, const char *access_key) { return ll_api_secret(ud, access_key); }
 
 static bool is_hex64(const char *s) {
   size_t n = strlen(s);
@@ -281,9 +280,9 @@ static int s3_authenticate(ll_http_req_t *req) {
   ll_sigv4_request_t sr;
   ll_api_sigv4_request(h, s->payload_hash, &sr);
   ll_sigv4_result_t res;
-  int rc = v2           ? ll_sigv2_verify_query(&sr, secret_of, ctx->engine, time(NULL), &res)
-           : query_auth ? ll_sigv4_verify_query(&sr, secret_of, ctx->engine, time(NULL), &res)
-                        : ll_sigv4_verify(&sr, secret_of, ctx->engine, time(NULL), MAX_SKEW_S, &res);
+  int rc = v2           ? ll_sigv2_verify_query(&sr, secret_of, ctx, time(NULL), &res)
+           : query_auth ? ll_sigv4_verify_query(&sr, secret_of, ctx, time(NULL), &res)
+                        : ll_sigv4_verify(&sr, secret_of, ctx, time(NULL), MAX_SKEW_S, &res);
   if (rc < 0) {
     ll__s3_error(req, res.status ? res.status : 403, res.s3_code ? res.s3_code : "AccessDenied",
                  "%s", res.message);
@@ -295,7 +294,63 @@ static int s3_authenticate(ll_http_req_t *req) {
   memcpy(s->amz_date, res.amz_date, sizeof s->amz_date);
   memcpy(s->signature, res.signature, sizeof s->signature);
   snprintf(s->scope, sizeof s->scope, "%.8s/%s/s3/aws4_request", res.amz_date, res.region);
+  if (ll_api_token_problem(req, s->access_key) < 0) {
+    ll__s3_error(req, 400, "InvalidToken", "The provided token is malformed or otherwise invalid.");
+    return -1;
+  }
   return 0;
+}
+
+/* The IAM action of a request (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html). */
+static const char *s3_action(ll_http_req_t *req) {
+  ll_s3_req_t *s = ll__s3(req);
+  const char *m = req->head->method;
+  bool get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), put = !strcmp(m, "PUT"),
+       del = !strcmp(m, "DELETE"), post = !strcmp(m, "POST");
+  if (!s->bucket[0]) return "s3:ListAllMyBuckets";
+  if (!s->key[0]) {
+    if (ll__s3_has_query(req, "notification"))
+      return get ? "s3:GetBucketNotification" : "s3:PutBucketNotification";
+    if (ll__s3_has_query(req, "location")) return "s3:GetBucketLocation";
+    if (ll__s3_has_query(req, "uploads")) return "s3:ListBucketMultipartUploads";
+    if (post && ll__s3_has_query(req, "delete")) return "s3:DeleteObject";
+    if (ll__s3_has_query(req, "policy"))
+      return get ? "s3:GetBucketPolicy" : del ? "s3:DeleteBucketPolicy" : "s3:PutBucketPolicy";
+    return get ? "s3:ListBucket" : put ? "s3:CreateBucket" : del ? "s3:DeleteBucket" : "s3:ListBucket";
+  }
+  if (ll__s3_has_query(req, "uploadId"))
+    return get ? "s3:ListMultipartUploadParts" : del ? "s3:AbortMultipartUpload" : "s3:PutObject";
+  return get ? "s3:GetObject" : del ? "s3:DeleteObject" : "s3:PutObject";
+}
+
+/* With a temporary credential: the action on the bucket or object (and s3:GetObject on a copy's
+ * source); answers S3's AccessDenied when the role does not allow it. */
+static int s3_authorized(ll_http_req_t *req) {
+  ll_s3_req_t *s = ll__s3(req);
+  ll_api_ctx_t *ctx = ll__s3_ctx(req);
+  if (!ctx->creds || ll_engine_secret(ctx->engine, s->access_key)) return 0;
+  const char *action = s3_action(req);
+  bool object_level = s->key[0] || strcmp(action, "s3:DeleteObject") == 0;
+  char res[LL_OS_KEY_MAX + 128], msg[2400];
+  if (!s->bucket[0])
+    snprintf(res, sizeof res, "*");
+  else if (object_level)
+    snprintf(res, sizeof res, "arn:aws:s3:::%s/%s", s->bucket, s->key[0] ? s->key : "*");
+  else
+    snprintf(res, sizeof res, "arn:aws:s3:::%s", s->bucket);
+  int rc = ll_api_permitted(req, s->access_key, action, res, msg, sizeof msg);
+  char *src = rc == 0 ? ll__s3_header(req, "x-amz-copy-source") : NULL;
+  if (src) {
+    char *dec = ll_http_pct_decode(src, strlen(src));
+    const char *p = dec ? dec : src;
+    if (*p == '/') p++;
+    snprintf(res, sizeof res, "arn:aws:s3:::%.*s", (int)strcspn(p, "?"), p);
+    rc = ll_api_permitted(req, s->access_key, "s3:GetObject", res, msg, sizeof msg);
+    free(dec);
+    free(src);
+  }
+  if (rc < 0) ll__s3_error(req, 403, "AccessDenied", "%s", msg);
+  return rc;
 }
 
 /* ---- request bodies ------------------------------------------------------------------------ */
@@ -324,7 +379,7 @@ int ll__s3_intake_init(ll_http_req_t *req, ll__s3_intake_t *in) {
         .decoded_length = in->decoded_length,
     };
     if (cfg.signed_chunks) {
-      const char *secret = ll_engine_secret(ll__s3_ctx(req)->engine, s->access_key);
+      const char *secret = ll_api_secret(ll__s3_ctx(req), s->access_key);
       ll_sigv4_signing_key(secret ? secret : "", s->amz_date, s->region, "s3", cfg.key);
       memcpy(cfg.amz_date, s->amz_date, sizeof cfg.amz_date);
       snprintf(cfg.scope, sizeof cfg.scope, "%s", s->scope);
@@ -798,19 +853,6 @@ static void list_objects(ll_http_req_t *req, bool v2) {
 
 /* ---- notification configuration ------------------------------------------------------------ */
 
-/* The events a LambdaFunctionConfiguration may name. */
-static bool known_event(const char *e) {
-  static const char *const events[] = {
-      "s3:ObjectCreated:*", "s3:ObjectCreated:Put", "s3:ObjectCreated:Post",
-      "s3:ObjectCreated:Copy", "s3:ObjectCreated:CompleteMultipartUpload",
-      "s3:ObjectRemoved:*", "s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated",
-      NULL,
-  };
-  for (const char *const *p = events; *p; p++)
-    if (strcmp(*p, e) == 0) return true;
-  return false;
-}
-
 /* NotificationConfiguration XML -> the JSON the store keeps:
  * [{"Id","FunctionArn","Events":[...],"Prefix","Suffix"}]. NULL with why on a bad document. */
 static json_t *parse_notification(ll_http_req_t *req, const ll_xml_node_t *root, char *why,
@@ -844,7 +886,7 @@ static json_t *parse_notification(ll_http_req_t *req, const ll_xml_node_t *root,
     }
     json_t *events = json_array();
     for (const ll_xml_node_t *e = ll_xml_child(c, "Event"); e; e = ll_xml_next(e)) {
-      if (!known_event(e->trimmed)) {
+      if (!ll_notify_event_known(e->trimmed)) {
         json_decref(events);
         snprintf(why, sz, "The event is not supported for notifications: %s", e->trimmed);
         goto bad;
@@ -1144,7 +1186,7 @@ static void s3_dispatch(ll_http_req_t *req) {
     strcpy(s->key, k);
     free(k);
   }
-  if (s3_authenticate(req) < 0) return;
+  if (s3_authenticate(req) < 0 || s3_authorized(req) < 0) return;
   if (!s->bucket[0]) {
     if (strcmp(h->method, "GET") == 0)
       list_buckets(req);

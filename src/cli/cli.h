@@ -5,6 +5,8 @@
 #ifndef LL_CLI_CLI_H
 #define LL_CLI_CLI_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct ll_command {
@@ -23,6 +25,12 @@ int ll_cmd_get(int argc, char **argv);
 int ll_cmd_delete(int argc, char **argv);
 int ll_cmd_logs(int argc, char **argv);
 int ll_cmd_info(int argc, char **argv);
+int ll_cmd_deploy(int argc, char **argv);
+int ll_cmd_remove(int argc, char **argv);
+/* The stack section of `lambdalite info` when a serverless.yml is given or in the current
+ * directory (stack.c): prints it (or adds "stack" to doc with --json). 0, or 1 on errors. */
+int ll__info_stack(const char *endpoint, const char *config, const char *stage, json_t *doc,
+                   bool as_json);
 
 /* ---- the client side (client.c) ---------------------------------------------------------- */
 
@@ -41,6 +49,13 @@ typedef struct ll_client_response {
 int ll_client_request(const char *endpoint, const char *service, const char *method,
                       const char *path, const char *body, size_t len,
                       const char *const *extra_headers, ll_client_response_t *resp);
+/* As ll_client_request, also handing each complete line of the body to on_line as it arrives
+ * (streamed answers: a stack's events). The whole body is still in resp->body at the end. */
+int ll_client_request_lines(const char *endpoint, const char *service, const char *method,
+                            const char *path, const char *body, size_t len,
+                            const char *const *extra_headers,
+                            void (*on_line)(void *ud, const char *line, size_t len), void *ud,
+                            ll_client_response_t *resp);
 void ll_client_response_free(ll_client_response_t *r);
 /* Prints the AWS error in resp to stderr as "lambdalite: Code: message"; returns 1. */
 int ll_client_report_error(const ll_client_response_t *resp);

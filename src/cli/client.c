@@ -18,8 +18,22 @@ const char *ll_client_endpoint(const char *flag) {
   return env && *env ? env : "http://127.0.0.1:4566";
 }
 
+typedef struct body_sink {
+  ll_buf_t buf;
+  size_t line_start; /* of the line not yet handed to on_line */
+  void (*on_line)(void *ud, const char *line, size_t len);
+  void *ud;
+} body_sink_t;
+
 static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
-  ll_buf_append(ud, p, sz * n);
+  body_sink_t *b = ud;
+  ll_buf_append(&b->buf, p, sz * n);
+  for (char *nl; b->on_line && (nl = memchr(b->buf.data + b->line_start, '\n',
+                                            b->buf.len - b->line_start));) {
+    size_t end = (size_t)(nl - b->buf.data);
+    b->on_line(b->ud, b->buf.data + b->line_start, end - b->line_start);
+    b->line_start = end + 1;
+  }
   return sz * n;
 }
 
@@ -44,6 +58,15 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
 int ll_client_request(const char *endpoint, const char *service, const char *method,
                       const char *path, const char *body, size_t len,
                       const char *const *extra_headers, ll_client_response_t *resp) {
+  return ll_client_request_lines(endpoint, service, method, path, body, len, extra_headers, NULL,
+                                 NULL, resp);
+}
+
+int ll_client_request_lines(const char *endpoint, const char *service, const char *method,
+                            const char *path, const char *body, size_t len,
+                            const char *const *extra_headers,
+                            void (*on_line)(void *ud, const char *line, size_t len), void *ud,
+                            ll_client_response_t *resp) {
   memset(resp, 0, sizeof *resp);
   const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
   if (!ak || !*ak || !sk || !*sk) ak = "test", sk = "test";
@@ -59,9 +82,12 @@ int ll_client_request(const char *endpoint, const char *service, const char *met
   char date[17];
   ll_sigv4_amz_date(time(NULL), date);
   const char *q = strchr(path, '?');
-  ll_kv_t kv[2] = {{"host", 4, host, strlen(host)}, {"x-amz-date", 10, date, 16}};
   char hash[65];
   ll_sha256_hex(body ? body : "", len, hash);
+  /* S3 wants the payload's hash in a header of its own (signed with the rest) */
+  bool s3 = strcmp(service, "s3") == 0;
+  ll_kv_t kv[3] = {{"host", 4, host, strlen(host)}, {"x-amz-date", 10, date, 16},
+                   {"x-amz-content-sha256", 20, hash, 64}};
   ll_sigv4_request_t sr = {
       .method = method,
       .path = path,
@@ -69,7 +95,7 @@ int ll_client_request(const char *endpoint, const char *service, const char *met
       .query = q ? q + 1 : "",
       .query_len = q ? strlen(q + 1) : 0,
       .headers = kv,
-      .nheaders = 2,
+      .nheaders = s3 ? 3 : 2,
       .payload_hash = hash,
   };
   char auth[512];
@@ -80,9 +106,11 @@ int ll_client_request(const char *endpoint, const char *service, const char *met
   char *a = ll_sprintf("Authorization: %s", auth), *d = ll_sprintf("X-Amz-Date: %s", date);
   hdrs = curl_slist_append(hdrs, a);
   hdrs = curl_slist_append(hdrs, d);
+  char *ph = s3 ? ll_sprintf("x-amz-content-sha256: %s", hash) : NULL;
+  if (ph) hdrs = curl_slist_append(hdrs, ph);
   hdrs = curl_slist_append(hdrs, "Expect:");
   for (const char *const *e = extra_headers; e && *e; e++) hdrs = curl_slist_append(hdrs, *e);
-  ll_buf_t out = LL_BUF_INIT;
+  body_sink_t out = {LL_BUF_INIT, 0, on_line, ud};
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
@@ -102,17 +130,18 @@ int ll_client_request(const char *endpoint, const char *service, const char *met
   free(url);
   free(a);
   free(d);
+  free(ph);
   if (rc != CURLE_OK) {
     fprintf(stderr,
             "lambdalite: cannot reach the daemon at %s: %s\n"
             "  is `lambdalite serve` running? Point at it with --endpoint URL or "
             "LAMBDALITE_ENDPOINT.\n",
             endpoint, curl_easy_strerror(rc));
-    ll_buf_free(&out);
+    ll_buf_free(&out.buf);
     ll_client_response_free(resp);
     return -1;
   }
-  resp->body = ll_buf_steal(&out, &resp->len);
+  resp->body = ll_buf_steal(&out.buf, &resp->len);
   return 0;
 }
 

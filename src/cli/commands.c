@@ -561,17 +561,32 @@ int ll_cmd_logs(int argc, char **argv) {
 }
 
 static const char info_usage[] =
-    "usage: lambdalite info [--json] [--endpoint URL]\n"
+    "usage: lambdalite info [--json] [-c serverless.yml] [--stage STAGE] [--endpoint URL]\n"
     "\n"
     "Shows what the daemon is: version, address, data directory, region, how many functions,\n"
     "which sandbox mechanisms are in force on this machine, the streams, and each event source\n"
-    "mapping with its state, last processing result and iterator age.\n";
+    "mapping with its state, last processing result and iterator age. With a serverless.yml\n"
+    "(given with -c, or in the current directory) also its stack: status, resources, outputs.\n";
 
 int ll_cmd_info(int argc, char **argv) {
-  const char *endpoint = NULL;
+  const char *endpoint = NULL, *config = NULL, *stage = NULL;
   bool as_json = false;
-  int rc0 = read_opts(argc, argv, info_usage, 0, true, &endpoint, &as_json);
-  if (rc0 >= 0) return rc0;
+  static const struct option opts[] = {
+      {"json", no_argument, 0, 'j'},         {"endpoint", required_argument, 0, 'E'},
+      {"config", required_argument, 0, 'c'}, {"stage", required_argument, 0, 's'},
+      {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "hc:s:", opts, NULL)) != -1) {
+    switch (c) {
+      case 'j': as_json = true; break;
+      case 'E': endpoint = optarg; break;
+      case 'c': config = optarg; break;
+      case 's': stage = optarg; break;
+      case 'h': fputs(info_usage, stdout); return 0;
+      default: return usage_error(info_usage);
+    }
+  }
+  if (optind != argc) return usage_error(info_usage);
   ll_client_response_t resp;
   if (ll_client_request(ll_client_endpoint(endpoint), "lambda", "GET", "/lambdalite/v1/info", NULL,
                         0, NULL, &resp) < 0)
@@ -580,7 +595,12 @@ int ll_cmd_info(int argc, char **argv) {
   if (resp.status != 200) {
     rc = ll_client_report_error(&resp);
   } else if (as_json) {
-    printf("%s\n", resp.body);
+    json_t *doc = json_loads(resp.body, 0, NULL);
+    rc = ll__info_stack(endpoint, config, stage, doc, true);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    printf("%s\n", text);
+    free(text);
+    json_decref(doc);
   } else {
     json_t *doc = json_loads(resp.body, 0, NULL);
     printf("lambdalite %s at http://%s\n", json_string_value(json_object_get(doc, "version")),
@@ -612,6 +632,7 @@ int ll_cmd_info(int argc, char **argv) {
              (long long)json_integer_value(json_object_get(m, "IteratorAgeMilliseconds")),
              (long long)json_integer_value(json_object_get(m, "BatchesInFlight")));
     }
+    rc = ll__info_stack(endpoint, config, stage, doc, false);
     json_decref(doc);
   }
   ll_client_response_free(&resp);

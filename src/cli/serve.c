@@ -10,6 +10,8 @@
 #include "api/api.h"
 #include "objstore/store.h"
 #include "table/table.h"
+#include "auth/creds.h"
+#include "stack/stack.h"
 #include "stream/esm.h"
 #include "stream/stream.h"
 #include "cli/cli.h"
@@ -41,7 +43,8 @@ static const char usage[] =
     "                         waits 1 s, then gets 429); default: the machine's memory less 10%\n"
     "  --async-time-scale X   multiplies the async queue's clock: AWS's delays between retries\n"
     "                         (about 1 and 2 minutes) and MaximumEventAgeInSeconds, and the\n"
-    "                         mappings' MaximumRecordAgeInSeconds (default 1; for tests: 0.01\n"
+    "                         mappings' MaximumRecordAgeInSeconds, stacks' rate() schedules\n"
+    "                         and functions' credential lifetimes (default 1; for tests: 0.01\n"
     "                         makes a minute 0.6 s)\n"
     "  --sandbox on|off       run each instance in its own Linux sandbox (default on: namespaces,\n"
     "                         a minimal read-only root, cgroup limits, seccomp; what this machine\n"
@@ -66,6 +69,7 @@ typedef struct daemon_state {
   ll_esms_t *esms;
   ll_objstore_t *objects; /* closed once the loop is empty: uploads commit on workers */
   ll_tables_t *tables;
+  ll_stacks_t *stacks;
   uv_signal_t sigterm, sigint;
 } daemon_state_t;
 
@@ -73,6 +77,8 @@ static void on_signal(uv_signal_t *s, int signum) {
   daemon_state_t *d = s->data;
   fprintf(stderr, "lambdalite: %s received, shutting down\n", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   ll_http_listener_close(d->listener);
+  ll_stacks_close(d->stacks); /* its schedules stop invoking; deploys in flight are abandoned */
+  d->stacks = NULL;
   /* mappings first: their batches out come back as the engine fails them */
   ll_esms_close(d->esms);
   ll_streams_close(d->streams);
@@ -276,6 +282,10 @@ int ll_cmd_serve(int argc, char **argv) {
     failed = err.msg;
   } else if (ll_tables_open(data_dir, &d.tables, &err) < 0) {
     failed = err.msg;
+  } else if (ll_stacks_open(data_dir,
+                            &(ll_stack_env_t){d.loop, d.engine, d.streams, d.esms, d.objects, d.tables, retry_scale},
+                            &d.stacks, &err) < 0) {
+    failed = err.msg;
   } else if (!is_loopback(host) && ll_engine_dev_key_enabled(d.engine)) {
     snprintf(err.msg, sizeof err.msg,
              "refusing to listen on %s while the development key test/test is enabled: anyone "
@@ -293,6 +303,7 @@ int ll_cmd_serve(int argc, char **argv) {
   }
   if (failed) {
     fprintf(stderr, "lambdalite serve: %s\n", failed);
+    ll_stacks_close(d.stacks);
     if (d.esms) ll_esms_close(d.esms);
     if (d.streams) ll_streams_close(d.streams);
     ll_engine_close(d.engine);
@@ -306,6 +317,11 @@ int ll_cmd_serve(int argc, char **argv) {
   ctx.esms = d.esms;
   ctx.objects = d.objects;
   ctx.tables = d.tables;
+  ctx.stacks = d.stacks;
+  /* function instances of stack roles get temporary credentials checked on every call */
+  ctx.creds = ll_creds_new();
+  ctx.time_scale = retry_scale;
+  ll_engine_set_credentials(d.engine, ll_api_creds_mint, ll_api_creds_revoke, &ctx);
   /* Functions reach the daemon's APIs (S3 first of all) at the address it listens on. */
   char endpoint[160];
   snprintf(endpoint, sizeof endpoint, "http://%s%s%s:%d", strchr(host, ':') ? "[" : "",
@@ -320,6 +336,7 @@ int ll_cmd_serve(int argc, char **argv) {
   uv_run(d.loop, UV_RUN_DEFAULT);
   ll_objstore_close(d.objects);
   ll_tables_close(d.tables);
+  ll_creds_free(ctx.creds);
   int rc = uv_loop_close(d.loop) == 0 ? 0 : 0;
   free(data_dir);
   return rc;

@@ -87,6 +87,23 @@ void ll_engine_set_api_endpoint(ll_engine_t *e, const char *url);
  * directory; *dev_key_enabled tells whether it is still enabled. */
 const char *ll_engine_secret(ll_engine_t *e, const char *access_key);
 bool ll_engine_dev_key_enabled(ll_engine_t *e);
+/* Credentials of an instance, from the daemon's IAM side (set once by the daemon): mint fills
+ * a temporary key, secret and session token (heap, the engine frees it) bound to the function's
+ * role and returns 0, or returns -1 when it has none for that role (the instance then gets the
+ * development pair while that is enabled). revoke is called with the key when the instance
+ * ends, so a credential lives exactly as long as its instance; an instance is not given an
+ * event it could not finish (its Timeout) before its credential expires: it is retired, and
+ * the next instance gets a fresh one. */
+typedef struct ll_instance_creds {
+  char access_key[32];
+  char secret[64];
+  char *session_token;
+  int64_t expires_ms; /* wall clock: the instance is retired before then (rotation) */
+} ll_instance_creds_t;
+typedef int (*ll_creds_mint_fn)(void *ud, const ll_function_t *fn, ll_instance_creds_t *out);
+typedef void (*ll_creds_revoke_fn)(void *ud, const char *access_key);
+void ll_engine_set_credentials(ll_engine_t *e, ll_creds_mint_fn mint, ll_creds_revoke_fn revoke,
+                               void *ud);
 
 /* ---- functions ------------------------------------------------------------------------- */
 

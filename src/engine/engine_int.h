@@ -33,6 +33,9 @@ struct ll_engine {
   char **keys, **secrets;
   size_t nkeys;
   bool dev_key_enabled;
+  ll_creds_mint_fn creds_mint; /* or NULL: every instance gets the development pair */
+  ll_creds_revoke_fn creds_revoke;
+  void *creds_ud;
   /* instances */
   ll_instance_t *instances; /* every live instance (list via next_all) */
   uv_timer_t reaper;
@@ -129,6 +132,8 @@ struct ll_instance {
   int rss_mb;                         /* peak RSS last read from /proc, and when */
   uint64_t rss_read_ns;
   char last_request_id[37];           /* of the last completed event (a second result is 403) */
+  char cred_key[32];                  /* its temporary credential's key (revoked at the end), or "" */
+  int64_t cred_expires_ms;            /* when that credential expires (wall clock), or 0 */
 };
 
 /* store.c: the metadata database (SQLite, WAL) under data_dir/meta.db. */

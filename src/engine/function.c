@@ -1166,3 +1166,10 @@ const char *ll_engine_secret(ll_engine_t *e, const char *access_key) {
 }
 
 bool ll_engine_dev_key_enabled(ll_engine_t *e) { return e->dev_key_enabled; }
+
+void ll_engine_set_credentials(ll_engine_t *e, ll_creds_mint_fn mint, ll_creds_revoke_fn revoke,
+                               void *ud) {
+  e->creds_mint = mint;
+  e->creds_revoke = revoke;
+  e->creds_ud = ud;
+}

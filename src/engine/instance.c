@@ -108,6 +108,7 @@ static void on_handle_closed(uv_handle_t *h) {
   if (inst->out_fd >= 0) close(inst->out_fd);
   if (inst->pidfd >= 0) close(inst->pidfd);
   if (inst->sandbox) ll_sandbox_destroy(inst->sandbox);
+  if (inst->cred_key[0] && e->creds_revoke) e->creds_revoke(e->creds_ud, inst->cred_key);
   ll_log_stream_close(inst->log);
   ll_buf_free(&inst->line);
   ll_function_unref(inst->fn);
@@ -252,8 +253,17 @@ static char **build_env(ll_engine_t *e, ll_function_t *fn, ll_instance_t *inst,
   ADD("AWS_DEFAULT_REGION=%s", e->region);
   ADD("PWD=%s", view->task);
   ADD("SHLVL=0");
-  /* The function's credentials: the development pair when enabled (no IAM roles yet). */
-  if (e->dev_key_enabled) {
+  /* The function's credentials: a temporary key of its role when the daemon's IAM side knows
+   * the role (stacks deploy roles), else the development pair when enabled. */
+  ll_instance_creds_t cred = {{0}, {0}, NULL, 0};
+  if (e->creds_mint && e->creds_mint(e->creds_ud, fn, &cred) == 0) {
+    snprintf(inst->cred_key, sizeof inst->cred_key, "%s", cred.access_key);
+    inst->cred_expires_ms = cred.expires_ms;
+    ADD("AWS_ACCESS_KEY_ID=%s", cred.access_key);
+    ADD("AWS_SECRET_ACCESS_KEY=%s", cred.secret);
+    ADD("AWS_SESSION_TOKEN=%s", cred.session_token);
+    free(cred.session_token);
+  } else if (e->dev_key_enabled) {
     ADD("AWS_ACCESS_KEY_ID=test");
     ADD("AWS_SECRET_ACCESS_KEY=test");
   }
@@ -508,6 +518,7 @@ ll_instance_t *ll__instance_spawn(ll_engine_t *e, ll_function_t *fn, ll_invocati
   if (inv) inv->inst = inst;
   return inst;
 fail:
+  if (inst->cred_key[0] && e->creds_revoke) e->creds_revoke(e->creds_ud, inst->cred_key);
   if (inst->endpoint) e->cfg.close_endpoint(e->cfg.endpoint_ud, inst->endpoint);
   ll_log_stream_close(inst->log);
   ll_function_unref(fn);

@@ -305,12 +305,19 @@ static bool memory_allows(ll_engine_t *e, ll_function_t *fn) {
   return false;
 }
 
+/* Whether the instance's temporary credential would expire before an event given to it now
+ * could time out: such an instance takes no more events (credentials rotate with instances). */
+static bool creds_expiring(const ll_instance_t *inst) {
+  return inst->cred_expires_ms &&
+         ll_wall_ms() + (int64_t)inst->fn->timeout_s * 1000 >= inst->cred_expires_ms;
+}
+
 static void on_return_grace(uv_timer_t *t);
 
 /* A returning instance that can take the next event as soon as it asks, or NULL. */
 static ll_instance_t *returning_candidate(ll_sched_fn_t *s) {
   for (ll_instance_t *in = s->returning; in; in = in->next_idle)
-    if (!in->inv && !in->slow_return) return in;
+    if (!in->inv && !in->slow_return && !creds_expiring(in)) return in;
   return NULL;
 }
 
@@ -324,6 +331,10 @@ static void dispatch(ll_function_t *fn) {
       inst = s->idle;
       s->idle = inst->next_idle;
       inst->next_idle = NULL;
+      if (creds_expiring(inst)) {
+        ll__instance_kill(inst);
+        continue;
+      }
       ll_invocation_t *inv = dequeue(s);
       inst->inv = inv;
       inv->inst = inst;
@@ -358,7 +369,7 @@ static void dispatch(ll_function_t *fn) {
 static bool must_retire(ll_instance_t *inst) {
   ll_engine_t *e = inst->engine;
   return e->closing || inst->fn->deleted || inst->generation != inst->fn->generation ||
-         (e->cfg.idle_timeout_s <= 0 && inst->invocations > 0);
+         (e->cfg.idle_timeout_s <= 0 && inst->invocations > 0) || creds_expiring(inst);
 }
 
 /* The instance took too long to come back for the event held for it: start another. */

@@ -127,3 +127,15 @@ int ll_notify_object_event(ll_engine_t *e, ll_objstore_t *os, const ll_s3_event_
   json_decref(configs);
   return queued;
 }
+
+bool ll_notify_event_known(const char *e) {
+  static const char *const events[] = {
+      "s3:ObjectCreated:*", "s3:ObjectCreated:Put", "s3:ObjectCreated:Post",
+      "s3:ObjectCreated:Copy", "s3:ObjectCreated:CompleteMultipartUpload",
+      "s3:ObjectRemoved:*", "s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated",
+      NULL,
+  };
+  for (const char *const *p = events; e && *p; p++)
+    if (strcmp(*p, e) == 0) return true;
+  return false;
+}

@@ -36,6 +36,9 @@ int ll_notify_object_event(ll_engine_t *e, ll_objstore_t *os, const ll_s3_event_
 /* S3's event document for one configuration (exposed for tests). */
 void ll_notify_event_json(ll_buf_t *b, const ll_s3_event_t *ev, const char *configuration_id);
 
+/* Whether e ("s3:ObjectCreated:Put", ...) is an event a LambdaFunctionConfiguration may name. */
+bool ll_notify_event_known(const char *e);
+
 /* Whether a configuration's Events list and key filter select ev (exposed for tests). */
 bool ll_notify_matches(json_t *config, const ll_s3_event_t *ev);
 
