@@ -438,6 +438,15 @@ int ll__stack_check(const json_t *tpl, json_t **order, ll_err_t *err) {
         return ll_err_set(err, LL_STACK_INVALID,
                           "Template format error: [/Resources/%s] Invalid resource attribute %s", k, rk);
     }
+    for (const char *const *pk = (const char *const[]){"DeletionPolicy", "UpdateReplacePolicy", NULL}; *pk; pk++) {
+      json_t *pv = json_object_get(v, *pk);
+      const char *ps = json_string_value(pv);
+      if (pv && (!ps || (strcmp(ps, "Delete") && strcmp(ps, "Retain") && strcmp(ps, "RetainExceptOnCreate"))))
+        return ll_err_set(err, LL_STACK_INVALID,
+                          "Template format error: [/Resources/%s/%s] must be Delete, Retain or "
+                          "RetainExceptOnCreate%s", k, *pk,
+                          ps && !strcmp(ps, "Snapshot") ? " (Snapshot is not supported here)" : "");
+    }
     json_t *props = json_object_get(v, "Properties");
     if (props && !json_is_object(props))
       return ll_err_set(err, LL_STACK_INVALID,
@@ -590,13 +599,39 @@ static json_t *entry_new(const char *type, const char *phys, json_t *props, json
                    attrs ? json_incref(attrs) : json_object(), "Order", (json_int_t)order);
 }
 
-/* {"act": "create"|"update"|"delete", "id", "type", "props", "before", "undo", "cleanup"} */
-static void add_action(op_t *op, const char *act, const char *lid, const char *type, json_t *props,
-                       json_t *before, bool undo) {
+/* {"act": "create"|"update"|"delete", "id", "type", "props", "before", "undo", "cleanup",
+ *  "why" (a delete's reason: "replace", "undo" or "remove"), "DeletionPolicy",
+ *  "UpdateReplacePolicy" (what the resulting entry keeps)}; returns it (owned by pending). */
+static json_t *add_action(op_t *op, const char *act, const char *lid, const char *type,
+                          json_t *props, json_t *before, bool undo) {
   json_t *a = json_pack("{s:s,s:s,s:s,s:b}", "act", act, "id", lid, "type", type, "undo", undo);
   if (props) json_object_set(a, "props", props);
   if (before) json_object_set(a, "before", before);
   json_array_append_new(op->pending, a);
+  return a;
+}
+
+static const char *const policy_keys[] = {"DeletionPolicy", "UpdateReplacePolicy", NULL};
+
+/* The entry made by action a keeps the deletion policies of src (a template resource or an
+ * older entry). */
+static void keep_policies(json_t *a, json_t *src) {
+  for (const char *const *k = policy_keys; *k; k++)
+    if (json_is_string(json_object_get(src, *k))) json_object_set(a, *k, json_object_get(src, *k));
+}
+
+static void set_why(json_t *a, const char *why) { json_object_set_new(a, "why", json_string(why)); }
+
+/* Whether a delete leaves the resource in place (CloudFormation's DELETE_SKIPPED): Retain in
+ * UpdateReplacePolicy for a replacement, in DeletionPolicy otherwise; RetainExceptOnCreate
+ * deletes what a failed operation created. */
+static bool retained(json_t *a, json_t *before) {
+  const char *why = json_string_value(json_object_get(a, "why"));
+  const char *dp = json_string_value(json_object_get(before, "DeletionPolicy"));
+  const char *urp = json_string_value(json_object_get(before, "UpdateReplacePolicy"));
+  if (why && !strcmp(why, "replace")) return urp && !strcmp(urp, "Retain");
+  if (why && !strcmp(why, "undo")) return dp && !strcmp(dp, "Retain");
+  return dp && (!strcmp(dp, "Retain") || !strcmp(dp, "RetainExceptOnCreate"));
 }
 
 static void job_done(ll_stack_job_t *job, int rc);
@@ -625,6 +660,10 @@ static int exec_action(op_t *op, json_t *a) {
   const char *verb = strcmp(act, "create") == 0 ? "CREATE" : strcmp(act, "update") == 0 ? "UPDATE" : "DELETE";
   announce(op);
   emit(op, lid, type, entry_phys(before), verb, "IN_PROGRESS", NULL);
+  if (strcmp(act, "delete") == 0 && retained(a, before)) {
+    json_object_set_new(a, "skipped", json_true());
+    return 0;
+  }
   if (strcmp(act, "delete") == 0) {
     const char *phys = entry_phys(before);
     bool empty = false;
@@ -681,6 +720,7 @@ static void action_finished(op_t *op, json_t *a, int rc) {
     json_int_t order = strcmp(act, "create") == 0 ? ++op->seq
                                                   : json_integer_value(json_object_get(before, "Order"));
     after = entry_new(type, phys, json_object_get(a, "props"), attrs, order);
+    keep_policies(after, a);
     json_object_set(op->res, lid, after);
     if (!undo) {
       if (strcmp(act, "update") == 0 || before) op->updated++;
@@ -688,9 +728,12 @@ static void action_finished(op_t *op, json_t *a, int rc) {
     }
   }
   if (!undo && !cleanup && op->phase == PH_FORWARD)
-    json_array_append_new(op->undo, json_pack("{s:s,s:s,s:s,s:O?,s:O?}", "act", act, "id", lid,
-                                              "type", type, "before", before, "after", after));
-  emit(op, lid, type, after ? entry_phys(after) : entry_phys(before), verb, "COMPLETE", NULL);
+    json_array_append_new(op->undo, json_pack("{s:s,s:s,s:s,s:O?,s:O?,s:b}", "act", act, "id", lid,
+                                              "type", type, "before", before, "after", after,
+                                              "skipped", json_is_true(json_object_get(a, "skipped"))));
+  bool skipped = json_is_true(json_object_get(a, "skipped"));
+  emit(op, lid, type, after ? entry_phys(after) : entry_phys(before), verb,
+       skipped ? "SKIPPED" : "COMPLETE", skipped ? "retained by its DeletionPolicy or UpdateReplacePolicy" : NULL);
   json_decref(after);
   persist(op, running_status(op), NULL, NULL);
 }
@@ -714,13 +757,26 @@ static bool forward_next(op_t *op) {
     }
     if (!props) props = json_object();
     json_t *old = json_object_get(op->res, lid);
+    bool same_policies = true;
+    for (const char *const *k = policy_keys; *k; k++) {
+      json_t *x = json_object_get(old, *k), *y = json_object_get(r, *k);
+      same_policies &= x == y || (x && y && json_equal(x, y));
+    }
     if (!old) {
-      add_action(op, "create", lid, type, props, NULL, false);
+      keep_policies(add_action(op, "create", lid, type, props, NULL, false), r);
     } else if (strcmp(entry_type(old) ?: "", type) != 0) {
-      add_action(op, "delete", lid, entry_type(old), NULL, old, false);
-      add_action(op, "create", lid, type, props, NULL, false);
-    } else if (json_equal(json_object_get(old, "Properties"), props)) {
+      set_why(add_action(op, "delete", lid, entry_type(old), NULL, old, false), "replace");
+      keep_policies(add_action(op, "create", lid, type, props, NULL, false), r);
+    } else if (json_equal(json_object_get(old, "Properties"), props) && same_policies) {
       op->unchanged++;
+    } else if (json_equal(json_object_get(old, "Properties"), props)) {
+      /* only the policies changed: the entry keeps them, the resource is as it was */
+      json_t *e2 = json_deep_copy(old);
+      for (const char *const *k = policy_keys; *k; k++) json_object_del(e2, *k);
+      keep_policies(e2, r);
+      json_object_set_new(op->res, lid, e2);
+      op->unchanged++;
+      persist(op, running_status(op), NULL, NULL);
     } else {
       bool replace = !p->update;
       for (const char *const *k = p->replace_on; k && *k && !replace; k++) {
@@ -728,13 +784,13 @@ static bool forward_next(op_t *op) {
         replace = !(a == b || (a && b && json_equal(a, b)));
       }
       if (!replace) {
-        add_action(op, "update", lid, type, props, old, false);
+        keep_policies(add_action(op, "update", lid, type, props, old, false), r);
       } else if (p->create_before_delete) {
-        add_action(op, "create", lid, type, props, old, false);
-        json_array_append_new(op->cleanup, json_pack("{s:s,s:O}", "id", lid, "entry", old));
+        keep_policies(add_action(op, "create", lid, type, props, old, false), r);
+        json_array_append_new(op->cleanup, json_pack("{s:s,s:O,s:s}", "id", lid, "entry", old, "why", "replace"));
       } else {
-        add_action(op, "delete", lid, type, NULL, old, false);
-        add_action(op, "create", lid, type, props, NULL, false);
+        set_why(add_action(op, "delete", lid, type, NULL, old, false), "replace");
+        keep_policies(add_action(op, "create", lid, type, props, NULL, false), r);
       }
     }
     json_decref(props);
@@ -752,14 +808,17 @@ static bool rollback_next(op_t *op) {
   const char *type = json_string_value(json_object_get(u, "type"));
   json_t *before = json_object_get(u, "before"), *after = json_object_get(u, "after");
   if (strcmp(act, "created") == 0 || strcmp(act, "create") == 0) {
-    add_action(op, "delete", lid, type, NULL, after, true);
+    set_why(add_action(op, "delete", lid, type, NULL, after, true), "undo");
     /* a replacement made before its old resource went: the old one is current again */
     if (before) json_array_append_new(op->pending, json_pack("{s:s,s:s,s:O}", "act", "restore",
                                                              "id", lid, "before", before));
   } else if (strcmp(act, "update") == 0) {
-    add_action(op, "update", lid, type, json_object_get(before, "Properties"), after, true);
+    keep_policies(add_action(op, "update", lid, type, json_object_get(before, "Properties"), after, true), before);
+  } else if (strcmp(act, "delete") == 0 && json_is_true(json_object_get(u, "skipped"))) {
+    /* retained, so still there: it is the stack's again */
+    json_array_append_new(op->pending, json_pack("{s:s,s:s,s:O}", "act", "restore", "id", lid, "before", before));
   } else if (strcmp(act, "delete") == 0) {
-    add_action(op, "create", lid, entry_type(before), json_object_get(before, "Properties"), NULL, true);
+    keep_policies(add_action(op, "create", lid, entry_type(before), json_object_get(before, "Properties"), NULL, true), before);
   }
   return true;
 }
@@ -768,10 +827,10 @@ static bool cleanup_next(op_t *op) {
   if (op->idx >= json_array_size(op->cleanup)) return false;
   json_t *c = json_array_get(op->cleanup, op->idx++);
   json_t *entry = json_object_get(c, "entry");
-  add_action(op, "delete", json_string_value(json_object_get(c, "id")), entry_type(entry), NULL,
-             entry, false);
-  json_object_set_new(json_array_get(op->pending, json_array_size(op->pending) - 1), "cleanup",
-                      json_true());
+  json_t *a = add_action(op, "delete", json_string_value(json_object_get(c, "id")),
+                         entry_type(entry), NULL, entry, false);
+  json_object_set_new(a, "cleanup", json_true());
+  set_why(a, json_string_value(json_object_get(c, "why")) ? json_string_value(json_object_get(c, "why")) : "remove");
   return true;
 }
 

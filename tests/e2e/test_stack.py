@@ -572,3 +572,72 @@ def _refused(client):
         return False
     except Exception as e:  # noqa: BLE001 - any refusal: the key is gone
         return "UnrecognizedClientException" in str(e) or "InvalidSignatureException" in str(e)
+
+
+# ---- a C function with the runtime library, reading objects with its role ---------------------
+
+ECHO_YML = """\
+service: cfn
+provider:
+  name: aws
+  runtime: provided.al2
+  iam:
+    role:
+      statements:
+        - {Effect: Allow, Action: ['s3:GetObject'], Resource: 'arn:aws:s3:::cfn-open/*'}
+functions:
+  echo:
+    handler: echo
+    package:
+      artifact: echo.zip
+"""
+
+
+def test_c_function_streams_an_object_with_its_roles_session_credentials(daemon, cli, lam, s3, tmp_path):
+    from e2e_util import echo_bootstrap_bytes, zip_files
+
+    d = tmp_path / "cfn"
+    d.mkdir()
+    (d / "echo.zip").write_bytes(zip_files({"bootstrap": (echo_bootstrap_bytes(), 0o755)}))
+    (d / "serverless.yml").write_text(ECHO_YML)
+    for b in ("cfn-open", "cfn-closed"):
+        s3.create_bucket(Bucket=b)
+        s3.put_object(Bucket=b, Key="k", Body=b"x" * 100000)
+    cli("deploy", "-c", d / "serverless.yml", timeout=120)
+
+    def s3get(bucket):
+        r = lam.invoke(FunctionName="cfn-dev-echo", Payload=json.dumps({"action": "s3get", "bucket": bucket, "key": "k"}))
+        return r.get("FunctionError"), json.loads(r["Payload"].read())
+
+    err, out = s3get("cfn-open")  # ll_s3_get_stream signs with the session token
+    assert err is None and out["bytes"] == 100000, out
+    err, out = s3get("cfn-closed")
+    assert err == "Unhandled" and out["errorType"] == "S3Error", out
+    assert "AccessDenied" in out["errorMessage"] or "403" in out["errorMessage"], out
+    cli("remove", "-c", d / "serverless.yml", timeout=120)
+    for b in ("cfn-open", "cfn-closed"):
+        s3.delete_object(Bucket=b, Key="k")
+        s3.delete_bucket(Bucket=b)
+
+
+def test_deletion_policy_retain_keeps_the_resource_when_the_stack_goes(daemon):
+    raw = RawClient(daemon.port)
+    table = {"TableName": "kept-results", "BillingMode": "PAY_PER_REQUEST",
+             "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}],
+             "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}]}
+    tpl = {"Resources": {
+        "Kept": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "Properties": table},
+        "Gone": {"Type": "AWS::Kinesis::Stream", "Properties": {"Name": "gone-stream", "ShardCount": 1}}}}
+    r, _ = post_stack(raw, "keep", tpl)
+    assert r.status == 200
+    r = raw.signed("DELETE", "/lambdalite/v1/stacks/keep")
+    events = [json.loads(line) for line in r.body.decode().splitlines()]
+    status = {e["LogicalResourceId"]: e["ResourceStatus"] for e in events if "ResourceStatus" in e}
+    assert status["Kept"] == "DELETE_SKIPPED" and status["Gone"] == "DELETE_COMPLETE", events
+    ddb = make_client("dynamodb", daemon.endpoint)
+    assert ddb.describe_table(TableName="kept-results")["Table"]["TableStatus"] == "ACTIVE"
+    kinesis = make_client("kinesis", daemon.endpoint)
+    assert "gone-stream" not in kinesis.list_streams()["StreamNames"]
+    ddb.delete_table(TableName="kept-results")
+    r, _ = post_stack(raw, "keep", {"Resources": {"A": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Snapshot"}}})
+    assert r.status == 400 and b"Snapshot is not supported here" in r.body
