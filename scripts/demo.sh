@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The demo behind `make demo`: starts a daemon on a temporary data directory, creates the
 # example C function, invokes it with the AWS CLI and with `lambdalite invoke --log`, shows the
-# log lines, feeds it from a Kinesis stream through an event source mapping, and stops the
-# daemon. Usage: scripts/demo.sh BUILD_DIR
+# log lines, feeds it from a Kinesis stream through an event source mapping, deploys the white
+# paper's Black-Scholes function as a stack and prices its option (then 100 parallel
+# invocations with their latency histogram), and stops the daemon. Usage: scripts/demo.sh BUILD_DIR
 set -euo pipefail
 build=${1:-build}
+repo=$(cd "$(dirname "$0")/.." && pwd)
 bin="$build/lambdalite"
 work=$(mktemp -d)
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -79,6 +81,40 @@ done
 after=$("$bin" logs echo | grep -c REPORT || true)
 echo "the 25 records reached echo in $((after - before)) batches of at most 10, each from one shard"
 [ "$((after - before))" -eq "$want" ]
+
+step "the white paper's Black-Scholes function, deployed as a stack (examples/black-scholes)"
+mkdir -p "$work/bs" && cp "$repo/examples/black-scholes/serverless.yml" "$build/examples/black-scholes/bootstrap" "$work/bs/"
+"$bin" deploy -c "$work/bs/serverless.yml" | grep -E "^Stack|functions:|  price:"
+aws_ lambda invoke --function-name black-scholes-dev-price --cli-binary-format raw-in-base64-out \
+  --payload '{"Ticker":"AAPL","EquityPrice":200,"Strike":220,"Rate":0.025,"Time":0.25,"Volatility":0.2673,"CallPut":"c"}' \
+  --log-type Tail "$work/bs.json" --query LogResult --output text | base64 -d | grep REPORT
+echo "price: $(cat "$work/bs.json")"
+grep -q '"BlackScholes_Option_Price":4.220232' "$work/bs.json"
+
+step "100 parallel invocations of it: the latency distribution"
+/usr/bin/python3 - "$endpoint" <<'PY'
+import concurrent.futures, json, sys, time
+import boto3, botocore.config
+lam = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   config=botocore.config.Config(max_pool_connections=100, retries={"max_attempts": 0}))
+event = json.dumps({"Ticker": "AAPL", "EquityPrice": 200, "Strike": 220, "Rate": 0.025,
+                    "Time": 0.25, "Volatility": 0.2673, "CallPut": "c"})
+def one(_):
+    t = time.perf_counter()
+    r = lam.invoke(FunctionName="black-scholes-dev-price", Payload=event)
+    assert json.loads(r["Payload"].read())["BlackScholes_Option_Price"] == 4.220232
+    return (time.perf_counter() - t) * 1000
+with concurrent.futures.ThreadPoolExecutor(100) as pool:
+    ms = sorted(pool.map(one, range(100)))
+edges = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 1e9]
+print(f"100 invocations: p50 {ms[49]:.1f} ms, p90 {ms[89]:.1f} ms, p99 {ms[98]:.1f} ms, max {ms[-1]:.1f} ms (client-side, boto3)")
+for lo, hi in zip(edges, edges[1:]):
+    n = sum(lo <= m < hi for m in ms)
+    if n:
+        label = f"{lo:g}-{hi:g} ms" if hi < 1e9 else f">= {lo:g} ms"
+        print(f"  {label:>14} {'#' * n} {n}")
+PY
+"$bin" remove -c "$work/bs/serverless.yml" | tail -n 1
 
 step "stopping the daemon (SIGTERM)"
 kill -TERM "$daemon"
