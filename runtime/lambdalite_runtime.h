@@ -84,6 +84,16 @@ int ll_runtime_main(ll_handler handler);
  * otherwise. */
 int ll_runtime_init_error(const char *error_type, const char *error_message);
 
+/* Calls the daemon's JSON APIs with the function's credentials (AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION) at AWS_ENDPOINT_URL: POSTs body (len
+ * bytes of JSON) with X-Amz-Target target ("Kinesis_20131202.PutRecords",
+ * "DynamoDB_20120810.BatchWriteItem"), signed with SigV4 for service ("kinesis", "dynamodb").
+ * Returns the HTTP status (200: success; else *out holds the AWS error JSON) with *out the
+ * answer's body (malloc'ed, NUL-terminated; the caller frees it) and *out_len, or -1 with err
+ * when the daemon could not be reached. One connection is kept and reused between calls. */
+int ll_aws_json(const char *service, const char *target, const char *body, size_t len, char **out,
+                size_t *out_len, char *err, size_t errsz);
+
 #ifdef __cplusplus
 }
 #endif

@@ -624,13 +624,14 @@ int ll_cmd_info(int argc, char **argv) {
     json_array_foreach(maps, i, m) {
       const char *arn = json_string_value(json_object_get(m, "EventSourceArn"));
       const char *stream = arn && strstr(arn, ":stream/") ? strstr(arn, ":stream/") + 8 : arn;
-      printf("  %s  %s -> %s: %s, %s, iterator age %lld ms, %lld batch(es) in flight\n",
+      printf("  %s  %s -> %s: %s, %s, iterator age %lld ms, %lld batch(es) in flight%s\n",
              json_string_value(json_object_get(m, "UUID")), stream ? stream : "?",
              json_string_value(json_object_get(m, "FunctionName")),
              json_string_value(json_object_get(m, "State")),
              json_string_value(json_object_get(m, "LastProcessingResult")),
              (long long)json_integer_value(json_object_get(m, "IteratorAgeMilliseconds")),
-             (long long)json_integer_value(json_object_get(m, "BatchesInFlight")));
+             (long long)json_integer_value(json_object_get(m, "BatchesInFlight")),
+             json_is_true(json_object_get(m, "Drained")) ? ", drained" : "");
     }
     rc = ll__info_stack(endpoint, config, stage, doc, false);
     json_decref(doc);

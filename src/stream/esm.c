@@ -1150,14 +1150,32 @@ json_t *ll_esm_list(ll_esms_t *m, const char *function, const char *source_arn,
   return arr;
 }
 
+/* Whether every durable record of the mapping's stream is done (checkpointed) and no batch is
+ * out: the work that reached the stream has all been processed. */
+static bool drained(ll_esms_t *m, mapping_t *mp) {
+  if (mp->inflight) return false;
+  ll_stream_t *st = ll_stream_find(m->streams, stream_name_of(cfg_str(mp, "EventSourceArn")));
+  if (!st) return true;
+  for (size_t s = 0; s < st->nshards; s++) {
+    uint64_t last = ll_shard_last_seq(st->shards[s]);
+    poller_t *p = NULL;
+    for (size_t i = 0; i < mp->npollers && !p; i++)
+      if (mp->pollers[i].shard_index == (int)s) p = &mp->pollers[i];
+    if (p && p->buffered) return false;
+    if (last && (!p || p->checkpoint < last)) return false; /* records not (yet) done */
+  }
+  return true;
+}
+
 json_t *ll_esms_info(ll_esms_t *m) {
   json_t *arr = json_array();
   for (mapping_t *mp = m->list; mp; mp = mp->next)
     json_array_append_new(
-        arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:i}", "UUID", mp->uuid, "FunctionName",
+        arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:i,s:b}", "UUID", mp->uuid, "FunctionName",
                        cfg_str(mp, "FunctionName"), "EventSourceArn", cfg_str(mp, "EventSourceArn"),
                        "State", cfg_bool(mp, "Enabled") ? "Enabled" : "Disabled",
                        "LastProcessingResult", mp->last_result, "IteratorAgeMilliseconds",
-                       (json_int_t)mp->iterator_age_ms, "BatchesInFlight", mp->inflight));
+                       (json_int_t)mp->iterator_age_ms, "BatchesInFlight", mp->inflight,
+                       "Drained", drained(m, mp)));
   return arr;
 }

@@ -46,3 +46,89 @@ def test_black_scholes_prices_the_papers_option(daemon, cli, aws, tmp_path):
     err = json.loads(result)
     assert (err["errorType"], err["errorMessage"]) == ("InvalidEvent", "missing field Strike (a number)"), err
     cli("remove", "-c", yml, timeout=120)
+
+
+# ---- N-Queens fanned out through a stream ----------------------------------------------------
+
+# (records through the stream, the empty set included; solutions)
+QUEENS = {5: (462, 10), 6: (2635, 4), 7: (16870, 40), 8: (118969, 92)}
+
+
+def wait_drained(cli, timeout=300):
+    """Until every mapping has done every record of its stream with no batch out (twice in a
+    row, a moment apart)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    streak = 0
+    while time.monotonic() < deadline:
+        maps = cli.json("info", "--json")["eventSourceMappings"]
+        streak = streak + 1 if maps and all(m["Drained"] for m in maps) else 0
+        if streak == 2:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not drained after {timeout} s: {maps}")
+
+
+def stream_records(kinesis, name):
+    total = 0
+    for shard in kinesis.list_shards(StreamName=name)["Shards"]:
+        it = kinesis.get_shard_iterator(StreamName=name, ShardId=shard["ShardId"],
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while True:
+            r = kinesis.get_records(ShardIterator=it, Limit=10000)
+            total += len(r["Records"])
+            if not r["Records"] and r["MillisBehindLatest"] == 0:
+                break
+            it = r["NextShardIterator"]
+    return total
+
+
+def solutions(daemon):
+    from e2e_util import make_client
+
+    ddb = make_client("dynamodb", daemon.endpoint)
+    items, start = [], None
+    while True:
+        kw = {"ExclusiveStartKey": start} if start else {}
+        r = ddb.scan(TableName="queensResultsTable", **kw)
+        items += r["Items"]
+        start = r.get("LastEvaluatedKey")
+        if not start:
+            return items
+
+
+def run_queens(daemon, cli, lam, tmp_path, n, grain):
+    """Deploys the example, seeds the empty n x n board, waits until the stream is drained and
+    returns the solutions in the table."""
+    yml = example_service("nqueens", tmp_path / f"q{n}-{grain}")
+    cli("deploy", "-c", yml, env={"GRAIN": str(grain)}, timeout=120)
+    r = lam.invoke(FunctionName="queens-completion-lambda-kinesis-dev-queensHandler",
+                   Payload=json.dumps({"seed": n}))
+    assert json.loads(r["Payload"].read()) == {"seeded": n}
+    wait_drained(cli)
+    return solutions(daemon)
+
+
+def test_nqueens_in_the_articles_mode_makes_every_set_once(daemon, cli, lam, kinesis, tmp_path):
+    for n in (6, 7, 8):
+        (tmp_path / f"q{n}-1").mkdir()
+        items = run_queens(daemon, cli, lam, tmp_path, n, grain=1)
+        assert len(items) == QUEENS[n][1], n
+        assert all(it["n"]["N"] == str(n) for it in items)
+        assert stream_records(kinesis, "queensWorkStream") == QUEENS[n][0], n
+        cli("remove", "-c", tmp_path / f"q{n}-1" / "nqueens" / "serverless.yml", timeout=120)
+
+
+def test_nqueens_in_grain_mode_finds_the_same_solutions_with_fewer_records(daemon, cli, lam, kinesis, tmp_path):
+    for n in (6, 7):
+        (tmp_path / f"q{n}-5").mkdir()
+        assert len(run_queens(daemon, cli, lam, tmp_path, n, grain=5)) == QUEENS[n][1], n
+        cli("remove", "-c", tmp_path / f"q{n}-5" / "nqueens" / "serverless.yml", timeout=120)
+    # GRAIN 7 on 8 x 8: sets of 2 squares and more are searched where they arrive, so the stream
+    # carries the empty set, the 64 single squares and the 1,288 non-attacking pairs only
+    (tmp_path / "q8-7").mkdir()
+    items = run_queens(daemon, cli, lam, tmp_path, 8, grain=7)
+    assert len(items) == QUEENS[8][1]
+    assert stream_records(kinesis, "queensWorkStream") == 1 + 64 + 1288
+    cli("remove", "-c", tmp_path / "q8-7" / "nqueens" / "serverless.yml", timeout=120)
