@@ -10,6 +10,8 @@
 #   BENCH_STREAM_COUNT (1000) records bench/stream times from put to function start
 #   BENCH_OBJECT_MB (100), BENCH_OBJECT_COUNT (200)  bench/objects: the large object's size, and
 #                         uploads timed from PUT to function start
+#   BENCH_QUEENS ("8 10") board sizes bench/nqueens runs in the article's mode
+#   BENCH_QUEENS_GRAIN ("10:9 12:10") N:GRAIN pairs it runs in grain mode
 #   (bench/stream runs BENCH_SECONDS per throughput figure)
 set -euo pipefail
 build=${1:-build}
@@ -117,6 +119,18 @@ aws_ s3api put-bucket-notification-configuration --bucket notify --notification-
 "$build/bench/objects" --endpoint "$endpoint" --dir "$work" --seconds "${BENCH_SECONDS:-3}" \
   --big-mb "${BENCH_OBJECT_MB:-100}" --notify-bucket notify --udp-port "$udp" \
   --count "${BENCH_OBJECT_COUNT:-200}"
+echo
+
+# N-Queens through a stream (examples/nqueens deployed from its serverless.yml), beside the same
+# search as one C loop.
+start nqueens
+mkdir -p "$work/queens" && cp "$(dirname "$0")/../examples/nqueens/serverless.yml" "$build/examples/nqueens/bootstrap" "$work/queens/"
+LAMBDALITE_ENDPOINT="$endpoint" "$build/lambdalite" deploy -c "$work/queens/serverless.yml" >/dev/null
+for n in ${BENCH_QUEENS:-8 10}; do "$build/bench/nqueens" --endpoint "$endpoint" --n "$n"; done
+for ng in ${BENCH_QUEENS_GRAIN:-10:9 12:10}; do
+  GRAIN=${ng#*:} LAMBDALITE_ENDPOINT="$endpoint" "$build/lambdalite" deploy -c "$work/queens/serverless.yml" >/dev/null
+  "$build/bench/nqueens" --endpoint "$endpoint" --n "${ng%:*}" --grain "${ng#*:}"
+done
 echo
 
 # Tables: PutItem and GetItem beside raw SQLite doing the same in one process.

@@ -222,15 +222,23 @@ static int solved(outbox_t *o, const set_t *s) {
   return ++o->nwrite == WRITE_MAX ? flush_writes(o) : 0;
 }
 
-/* Every completion of s, searched here (grain mode below the threshold). */
-static int search_below(outbox_t *o, const set_t *s, int k) {
+/* Every completion of s, searched here (grain mode below the threshold): depth first, the
+ * candidates carried down (a child's are its parent's below the new square, less what that
+ * square attacks), so a node costs a few word operations. */
+static int search_below(outbox_t *o, const set_t *s, set_t free, int k) {
   if (k == n_board) return solved(o, s);
-  set_t c = candidates(s);
-  for (int b = n_board * n_board - 1; b >= 0; b--) {
-    if (!has(&c, b)) continue;
-    set_t child = *s;
-    add(&child, b);
-    if (search_below(o, &child, k + 1) < 0) return -1;
+  for (int i = WORDS - 1; i >= 0; i--) {
+    while (free.w[i]) {
+      int bit = 63 - __builtin_clzll(free.w[i]);
+      int b = i * 64 + bit;
+      free.w[i] &= ~(1ull << bit);
+      set_t child = *s, cfree = free;
+      add(&child, b);
+      for (int j = 0; j < WORDS; j++) cfree.w[j] &= ~attacks[b].w[j];
+      for (int j = i + 1; j < WORDS; j++) cfree.w[j] = 0;
+      cfree.w[i] &= bit ? (1ull << bit) - 1 : 0;
+      if (search_below(o, &child, cfree, k + 1) < 0) return -1;
+    }
   }
   return 0;
 }
@@ -238,7 +246,7 @@ static int search_below(outbox_t *o, const set_t *s, int k) {
 static int extend(outbox_t *o, const set_t *s) {
   int k = count(s);
   if (k == n_board) return 0; /* written to the table when it was made */
-  if (n_board - k < grain) return search_below(o, s, k);
+  if (n_board - k < grain) return search_below(o, s, candidates(s), k);
   set_t c = candidates(s);
   for (int b = 0; b < n_board * n_board; b++) {
     if (!has(&c, b)) continue;

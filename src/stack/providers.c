@@ -557,8 +557,9 @@ static int fn_apply_config(ll_stack_job_t *job) {
     else if (strcmp(*k, "MemorySize") == 0) json_object_set_new(changes, *k, json_integer(128));
   }
   int rc = 0;
+  ll_function_t *fn = NULL;
   if (json_object_size(changes))
-    rc = ll_function_update_config(ENV(job)->engine, job->physical, changes, NULL, &job->err);
+    rc = ll_function_update_config(ENV(job)->engine, job->physical, changes, &fn, &job->err);
   json_decref(changes);
   if (rc == 0 && changed(job, "ReservedConcurrentExecutions")) rc = fn_reserved(job, job->physical);
   return rc;

@@ -300,6 +300,13 @@ def test_white_paper_layer_function_and_bucket_trigger(daemon, cli, aws, s3, rec
     time.sleep(0.5)
     assert [json.loads(r.body)["key"] for r in recorder.records] == ["params-1.csv"]  # .txt filtered
 
+    # a configuration change updates the function in place
+    yml.write_text(PRICER_YML.replace("memorySize: 256", "memorySize: 512"))
+    out = cli("deploy", "-c", yml, env=env, timeout=180).stdout
+    assert "UPDATE_COMPLETE" in out and "AWS::Lambda::Function" in out and "1 updated" in out, out
+    fn = aws("lambda", "get-function-configuration", "--function-name", "kdb-pricer-dev-pricer")
+    assert fn["MemorySize"] == 512 and fn["Environment"]["Variables"]["RECORDER_URL"] == recorder.url
+
     # the fast path: only the function's code changes
     pricer_service(tmp_path, version="2")
     out = cli("deploy", "function", "-f", "pricer", "-c", yml, env=env).stdout
