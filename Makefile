@@ -44,6 +44,8 @@ RT_LIB := $(BUILD)/liblambdalite-runtime.a
 RT_LIBS :=
 
 EXAMPLES := $(patsubst examples/%/bootstrap.c,$(BUILD)/examples/%/bootstrap,$(wildcard examples/*/bootstrap.c))
+# The examples' own tools (examples/NAME/TOOL.c -> BUILD/examples/NAME/TOOL: generators, ...)
+EXAMPLE_TOOLS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(filter-out %/bootstrap.c,$(wildcard examples/*/*.c)))
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCHES := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
@@ -51,7 +53,7 @@ BENCHES := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 .SECONDARY:
 
 .PHONY: all deps check unit e2e runtime-tests demo bench fuzz fuzz-build clean format
-all: $(BUILD)/lambdalite $(BUILD)/unit-tests $(RT_LIB) $(EXAMPLES) $(BENCHES)
+all: $(BUILD)/lambdalite $(BUILD)/unit-tests $(RT_LIB) $(EXAMPLES) $(EXAMPLE_TOOLS) $(BENCHES)
 
 # V=1 shows the full commands.
 ifeq ($(V),1)
@@ -90,6 +92,11 @@ $(BUILD)/examples/%/bootstrap: examples/%/bootstrap.c $(RT_LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -Iruntime -o $@ $< $(RT_LIB) $(LDFLAGS) $(RT_LIBS) -lm
+
+$(BUILD)/examples/%: examples/%.c
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lm
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)

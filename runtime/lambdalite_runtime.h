@@ -84,6 +84,11 @@ int ll_runtime_main(ll_handler handler);
  * otherwise. */
 int ll_runtime_init_error(const char *error_type, const char *error_message);
 
+/* Writes data (len bytes, in one PUT) as bucket/key through the daemon's S3 API with the
+ * function's credentials. 0, or -1 with err ("PUT answered 403 AccessDenied"). */
+int ll_s3_put(const char *bucket, const char *key, const void *data, size_t len, char *err,
+              size_t errsz);
+
 /* Calls the daemon's JSON APIs with the function's credentials (AWS_ACCESS_KEY_ID,
  * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION) at AWS_ENDPOINT_URL: POSTs body (len
  * bytes of JSON) with X-Amz-Target target ("Kinesis_20131202.PutRecords",

@@ -147,3 +147,64 @@ int ll_s3_get_stream(const char *bucket, const char *key, ll_s3_data_fn on_data,
   free(buf);
   return rc;
 }
+
+int ll_s3_put(const char *bucket, const char *key, const void *data, size_t len, char *err,
+              size_t errsz) {
+  const char *ep = getenv("AWS_ENDPOINT_URL_S3");
+  if (!ep || !*ep) ep = getenv("AWS_ENDPOINT_URL");
+  const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+  const char *token = getenv("AWS_SESSION_TOKEN"), *region = getenv("AWS_REGION");
+  char host[256], hostname[256], port[16];
+  if (ll__endpoint(ep, host, hostname, port) < 0)
+    return ll__fail(err, errsz, "ll_s3_put needs AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL as "
+                                "http://HOST:PORT (got %s)", ep ? ep : "nothing");
+  if (!ak || !sk) return ll__fail(err, errsz, "ll_s3_put needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+  if (token && !*token) token = NULL;
+  if (!region || !*region) region = "us-east-1";
+  char path[4096];
+  size_t o = uri_encode(path, sizeof path, 0, "/", 1);
+  o = uri_encode(path, sizeof path, o, bucket, 0);
+  o = uri_encode(path, sizeof path, o, "/", 1);
+  o = uri_encode(path, sizeof path, o, key, 1);
+  if (o >= sizeof path) return ll__fail(err, errsz, "the key is too long");
+  char amz_date[17], auth[1024];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
+  ll__sigv4("PUT", path, host, NULL, "UNSIGNED-PAYLOAD", amz_date, token, ak, sk, region, "s3",
+            auth, sizeof auth);
+  char *req = malloc(strlen(path) + strlen(auth) + (token ? strlen(token) : 0) + 512);
+  if (!req) return ll__fail(err, errsz, "out of memory");
+  sprintf(req,
+          "PUT %s HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\nX-Amz-Content-SHA256: UNSIGNED-PAYLOAD\r\n"
+          "%s%s%sAuthorization: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+          path, host, amz_date, token ? "X-Amz-Security-Token: " : "", token ? token : "",
+          token ? "\r\n" : "", auth, len);
+  int fd = ll__dial(hostname, port, err, errsz);
+  if (fd < 0) {
+    free(req);
+    return -1;
+  }
+  int rc = ll__send_all(fd, req, strlen(req)) < 0 || ll__send_all(fd, data, len) < 0 ? -1 : 0;
+  free(req);
+  char buf[4096];
+  size_t have = 0;
+  while (rc == 0 && have + 1 < sizeof buf) {
+    ssize_t n = recv(fd, buf + have, sizeof buf - 1 - have, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    have += (size_t)n;
+  }
+  close(fd);
+  buf[have] = '\0';
+  if (rc < 0) return ll__fail(err, errsz, "sending the object to %s: %s", host, strerror(errno));
+  int status = have > 12 ? atoi(buf + 9) : 0;
+  if (status != 200) {
+    char code[128] = "";
+    char *c = strstr(buf, "<Code>");
+    if (c) snprintf(code, sizeof code, "%.*s", (int)strcspn(c + 6, "<"), c + 6);
+    return ll__fail(err, errsz, "PUT answered %d %s", status, code[0] ? code : "(no error code)");
+  }
+  return 0;
+}

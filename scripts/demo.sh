@@ -3,7 +3,8 @@
 # example C function, invokes it with the AWS CLI and with `lambdalite invoke --log`, shows the
 # log lines, feeds it from a Kinesis stream through an event source mapping, deploys the white
 # paper's Black-Scholes function as a stack and prices its option (then 100 parallel
-# invocations with their latency histogram), and stops the daemon. Usage: scripts/demo.sh BUILD_DIR
+# invocations with their latency histogram), runs the paper's pricing pipeline at demo scale
+# (DEMO_PRICING_FILES, 20, files of 1M options through the bucket), and stops the daemon. Usage: scripts/demo.sh BUILD_DIR
 set -euo pipefail
 build=${1:-build}
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -115,6 +116,35 @@ for lo, hi in zip(edges, edges[1:]):
         print(f"  {label:>14} {'#' * n} {n}")
 PY
 "$bin" remove -c "$work/bs/serverless.yml" | tail -n 1
+
+files=${DEMO_PRICING_FILES:-20}
+step "the white paper's pricing pipeline: $files files of 1M options uploaded, each priced as it lands (examples/s3-pricing)"
+mkdir -p "$work/pricing" "$work/params" && cp "$repo/examples/s3-pricing/serverless.yml" "$build/examples/s3-pricing/bootstrap" "$work/pricing/"
+"$bin" deploy -c "$work/pricing/serverless.yml" | grep -E "^Stack|  pricer:"
+seq "$files" | xargs -P 2 -I{} sh -c "\"$build/examples/s3-pricing/gen\" --lines 1000000 --seed {} > \"$work/params/params-{}.txt\""
+echo "generated: $(du -sh "$work/params" | cut -f1) in $files files"
+t0=$(date +%s.%N)
+aws_ s3 cp --recursive --quiet "$work/params" s3://pricing-input-dev/in/
+for _ in $(seq 600); do
+  n=$(aws_ dynamodb scan --table-name pricing-summary-dev --select COUNT --query Count --output text)
+  [ "$n" -ge "$files" ] && break
+  sleep 0.2
+done
+t1=$(date +%s.%N)
+rm -rf "$work/params"
+aws_ dynamodb scan --table-name pricing-summary-dev --output json | /usr/bin/python3 -c '
+import json, sys
+items = json.load(sys.stdin)["Items"]
+rows = sum(int(i["rows"]["N"]) for i in items)
+ms = [int(i["elapsed_ms"]["N"]) for i in items]
+wall = float(sys.argv[2]) - float(sys.argv[1])
+total = sum(float(i["sum"]["N"]) for i in items)
+print(f"{len(items)} files priced, {rows} options, sum of prices {total:.2f}")
+print(f"upload to the last summary: {wall:.1f} s ({rows / wall / 1e6:.2f} M options/s including the uploads); "
+      f"per file in the function: {min(ms)}..{max(ms)} ms ({1e3 * rows / len(items) / (sum(ms) / len(ms)) / 1e6:.1f} M options/s each)")
+' "$t0" "$t1"
+aws_ s3 rm --recursive --quiet s3://pricing-input-dev/
+"$bin" remove -c "$work/pricing/serverless.yml" | tail -n 1
 
 step "stopping the daemon (SIGTERM)"
 kill -TERM "$daemon"

@@ -132,3 +132,61 @@ def test_nqueens_in_grain_mode_finds_the_same_solutions_with_fewer_records(daemo
     assert len(items) == QUEENS[8][1]
     assert stream_records(kinesis, "queensWorkStream") == 1 + 64 + 1288
     cli("remove", "-c", tmp_path / "q8-7" / "nqueens" / "serverless.yml", timeout=120)
+
+
+# ---- pricing files from the object store ------------------------------------------------------
+
+
+def bs_call(s, x, t, r, v):
+    """The pricer's formula in Python (A&S 26.2.17), for the single-process check."""
+    import math
+
+    def cnd(z):
+        l = abs(z)
+        k = 1.0 / (1.0 + 0.2316419 * l)
+        poly = k * (.31938153 + k * (-.356563782 + k * (1.781477937 + k * (-1.821255978 + k * 1.330274429))))
+        w = 1.0 - math.exp(-l * l / 2.0) * 0.3989422804014327 * poly
+        return 1.0 - w if z < 0 else w
+
+    sq = v * math.sqrt(t)
+    d1 = (math.log(s / x) + (r + v * v / 2.0) * t) / sq
+    return s * cnd(d1) - x * math.exp(-r * t) * cnd(d1 - sq)
+
+
+def test_s3_pricing_prices_every_uploaded_file(daemon, cli, aws, s3, tmp_path):
+    import subprocess
+
+    yml = example_service("s3-pricing", tmp_path)
+    cli("deploy", "-c", yml, timeout=120)
+    files = {}
+    for i in range(3):
+        p = tmp_path / f"params-{i}.txt"
+        with open(p, "w") as f:
+            subprocess.run([str(BUILD / "examples" / "s3-pricing" / "gen"), "--lines", "30000", "--seed", str(i + 1)],
+                           stdout=f, check=True)
+        files[f"in/params-{i}.txt"] = p
+        aws("s3", "cp", str(p), f"s3://pricing-input-dev/in/params-{i}.txt", check=False)
+    s3.put_object(Bucket="pricing-input-dev", Key="other/ignored.txt", Body=b"1 1 1 1 1\n")  # no prefix: no run
+    from e2e_util import make_client, wait_until
+
+    ddb = make_client("dynamodb", daemon.endpoint)
+
+    def summaries():
+        return {it["key"]["S"]: it for it in ddb.scan(TableName="pricing-summary-dev")["Items"]}
+
+    wait_until(lambda: len(summaries()) == 3, timeout=120, message="3 files priced")
+    got = summaries()
+    assert set(got) == set(files)
+    for key, path in files.items():
+        rows = [tuple(map(float, line.split())) for line in path.read_text().splitlines()]
+        want = [bs_call(*row[:2], row[2], row[3], row[4]) for row in rows]
+        item = got[key]
+        assert int(item["rows"]["N"]) == len(rows) == 30000 and int(item["bad"]["N"]) == 0
+        assert abs(float(item["sum"]["N"]) - sum(want)) < 1e-6 * len(rows), (item, sum(want))
+        prices = s3.get_object(Bucket="pricing-input-dev", Key="prices/" + key)["Body"].read().decode().split()
+        assert len(prices) == len(rows)
+        assert all(abs(float(p) - w) <= 5e-7 + 1e-9 * abs(w) for p, w in zip(prices, want))
+    # remove refuses the bucket while it holds objects, as AWS does; emptied, it goes
+    for obj in s3.list_objects_v2(Bucket="pricing-input-dev")["Contents"]:
+        s3.delete_object(Bucket="pricing-input-dev", Key=obj["Key"])
+    cli("remove", "-c", yml, timeout=120)
