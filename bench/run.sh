@@ -10,6 +10,7 @@
 #   BENCH_STREAM_COUNT (1000) records bench/stream times from put to function start
 #   BENCH_OBJECT_MB (100), BENCH_OBJECT_COUNT (200)  bench/objects: the large object's size, and
 #                         uploads timed from PUT to function start
+#   BENCH_PRICING_FILES (20) files of 1M options bench/pricing prices
 #   BENCH_QUEENS ("8 10") board sizes bench/nqueens runs in the article's mode
 #   BENCH_QUEENS_GRAIN ("10:9 12:10") N:GRAIN pairs it runs in grain mode
 #   (bench/stream runs BENCH_SECONDS per throughput figure)
@@ -119,6 +120,43 @@ aws_ s3api put-bucket-notification-configuration --bucket notify --notification-
 "$build/bench/objects" --endpoint "$endpoint" --dir "$work" --seconds "${BENCH_SECONDS:-3}" \
   --big-mb "${BENCH_OBJECT_MB:-100}" --notify-bucket notify --udp-port "$udp" \
   --count "${BENCH_OBJECT_COUNT:-200}"
+echo
+
+# Pricing files from the object store (examples/s3-pricing deployed from its serverless.yml):
+# the files are staged in the bucket first, then copied under in/ (server-side CopyObject), so
+# the figure is the platform's own — notification, function, streamed read, pricing, write
+# back — beside the same parser and pricer run directly on the files, one process per core.
+start pricing
+files=${BENCH_PRICING_FILES:-20}
+mkdir -p "$work/pricing" "$work/params" && cp "$(dirname "$0")/../examples/s3-pricing/serverless.yml" "$build/examples/s3-pricing/bootstrap" "$work/pricing/"
+LAMBDALITE_ENDPOINT="$endpoint" "$build/lambdalite" deploy -c "$work/pricing/serverless.yml" >/dev/null
+seq "$files" | xargs -P "$(nproc)" -I{} sh -c "\"$build/examples/s3-pricing/gen\" --lines 1000000 --seed {} > \"$work/params/p{}.txt\""
+/usr/bin/python3 - "$endpoint" "$work/params" "$build/examples/s3-pricing/bootstrap" "$files" <<'PY'
+import concurrent.futures, glob, os, subprocess, sys, time
+import boto3
+endpoint, folder, pricer, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+paths = sorted(glob.glob(folder + "/*.txt"))
+cores = os.cpu_count() or 1
+t = time.perf_counter()
+procs = [subprocess.Popen([pricer, "--local", *paths[i::cores]], stdout=subprocess.PIPE) for i in range(cores)]
+rows = sum(int(line.split()[1]) for p in procs for line in p.communicate()[0].decode().splitlines())
+base = rows / (time.perf_counter() - t)
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+for p in paths:
+    s3.upload_file(p, "pricing-input-dev", "staging/" + os.path.basename(p))
+t = time.perf_counter()
+with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    list(pool.map(lambda p: s3.copy_object(Bucket="pricing-input-dev", Key="in/" + os.path.basename(p),
+                                           CopySource={"Bucket": "pricing-input-dev", "Key": "staging/" + os.path.basename(p)}), paths))
+while ddb.scan(TableName="pricing-summary-dev", Select="COUNT")["Count"] < n:
+    time.sleep(0.02)
+plat = rows / (time.perf_counter() - t)
+print(f"bench/pricing: {n} files x 1M options ({rows} options)")
+print(f"  platform (copy into in/ -> last summary): {plat / 1e6:.2f} M options/s | same parser and pricer, "
+      f"{cores} processes on the files: {base / 1e6:.2f} M options/s | ratio {plat / base:.2f}")
+PY
+rm -rf "$work/params"
 echo
 
 # N-Queens through a stream (examples/nqueens deployed from its serverless.yml), beside the same

@@ -4,7 +4,8 @@
 # log lines, feeds it from a Kinesis stream through an event source mapping, deploys the white
 # paper's Black-Scholes function as a stack and prices its option (then 100 parallel
 # invocations with their latency histogram), runs the paper's pricing pipeline at demo scale
-# (DEMO_PRICING_FILES, 20, files of 1M options through the bucket), and stops the daemon. Usage: scripts/demo.sh BUILD_DIR
+# (DEMO_PRICING_FILES, 20, files of 1M options through the bucket), the article's N-Queens
+# fan-out (DEMO_QUEENS, 8), and stops the daemon. Usage: scripts/demo.sh BUILD_DIR
 set -euo pipefail
 build=${1:-build}
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -116,6 +117,30 @@ for lo, hi in zip(edges, edges[1:]):
         print(f"  {label:>14} {'#' * n} {n}")
 PY
 "$bin" remove -c "$work/bs/serverless.yml" | tail -n 1
+
+n=${DEMO_QUEENS:-8}
+step "the Kinesis article's N-Queens fan-out, N=$n in its mode: one square per record (examples/nqueens)"
+mkdir -p "$work/queens" && cp "$repo/examples/nqueens/serverless.yml" "$build/examples/nqueens/bootstrap" "$work/queens/"
+"$bin" deploy -c "$work/queens/serverless.yml" | grep -E "^Stack|  queensHandler:"
+t0=$(date +%s.%N)
+aws_ lambda invoke --function-name queens-completion-lambda-kinesis-dev-queensHandler \
+  --cli-binary-format raw-in-base64-out --payload "{\"seed\":$n}" "$work/seed.json" >/dev/null
+until "$bin" info --json | /usr/bin/python3 -c 'import json,sys; m=json.load(sys.stdin)["eventSourceMappings"]; sys.exit(0 if m and all(x["Drained"] for x in m) else 1)'; do
+  sleep 0.05
+done
+t1=$(date +%s.%N)
+"$bin" info | grep -- "->"
+solutions=$(aws_ dynamodb scan --table-name queensResultsTable --select COUNT --query Count --output text)
+/usr/bin/python3 -c '
+import sys
+n, sols, wall = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[4]) - float(sys.argv[3])
+seeds = {8: ("231 s", 231, "0.4 s", 0.4), 10: ("19 min 54 s", 1194, "10 s", 10)}
+print(f"N={n}: {sols} solutions in {wall:.2f} s through the stream (the drained state tells the end)")
+if n in seeds:
+    lam, lam_s, lap, lap_s = seeds[n]
+    print(f"the seeds: {lam} on Lambda ({lam_s / wall:.0f}x this run), {lap} on a laptop")
+' "$n" "$solutions" "$t0" "$t1"
+"$bin" remove -c "$work/queens/serverless.yml" | tail -n 1
 
 files=${DEMO_PRICING_FILES:-20}
 step "the white paper's pricing pipeline: $files files of 1M options uploaded, each priced as it lands (examples/s3-pricing)"

@@ -4,7 +4,8 @@
  * decimal parser, prices the calls with Black-Scholes in blocks of 1024 (a loop the compiler
  * vectorizes), writes the prices back as prices/<key> (one a line, 6 decimals) and records a
  * summary item {key, rows, sum, elapsed_ms} in the table TABLE_NAME.
- * Built with liblambdalite-runtime; gen.c writes the parameter files. */
+ * Built with liblambdalite-runtime; gen.c writes the parameter files. `bootstrap --local FILE...`
+ * runs the same parser and pricer on local files (bench/pricing's baseline). */
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -187,4 +188,29 @@ static int handle(const ll_invocation *in, ll_response *out) {
                             pr.rows, pr.sum, ms);
 }
 
-int main(void) { return ll_runtime_main(handle) ? 1 : 0; }
+/* `bootstrap --local FILE...`: the same parser and pricer straight on files, no platform (the
+ * baseline of bench/pricing); prints "rows sum" per file. */
+static int local(int n, char **paths) {
+  static char buf[65536];
+  static pricer_t pr;
+  for (int i = 0; i < n; i++) {
+    FILE *f = fopen(paths[i], "rb");
+    if (!f) {
+      perror(paths[i]);
+      return 1;
+    }
+    free(pr.out);
+    memset(&pr, 0, sizeof pr);
+    for (size_t got; (got = fread(buf, 1, sizeof buf, f)) > 0;) on_data(&pr, buf, got);
+    fclose(f);
+    if (pr.line_len) one_line(&pr, pr.line, pr.line + pr.line_len);
+    if (pr.n) price_block(&pr);
+    printf("%s %ld %.6f\n", paths[i], pr.rows, pr.sum);
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--local") == 0) return local(argc - 2, argv + 2);
+  return ll_runtime_main(handle) ? 1 : 0;
+}
