@@ -59,13 +59,10 @@ static void on_done(void *ud, json_t *summary, const ll_err_t *err) {
 
 static ll_stacks_t *stacks_of(ll_http_req_t *req) { return ((ll_api_ctx_t *)req->listener_data)->stacks; }
 
+/* CloudFormation answers a refused template, a missing stack and a busy one alike: 400
+ * ValidationError with the reason. */
 static void refuse(ll_http_req_t *req, const ll_err_t *err) {
-  if (err->code == LL_STACK_NOT_FOUND)
-    ll_api_error(req, REST, 400, "ValidationError", "%s", err->msg);
-  else if (err->code == LL_STACK_BUSY)
-    ll_api_error(req, REST, 400, "ValidationError", "%s", err->msg);
-  else
-    ll_api_error(req, REST, 400, "ValidationError", "%s", err->msg);
+  ll_api_error(req, REST, 400, "ValidationError", "%s", err->msg);
 }
 
 static void deploy(ll_http_req_t *req) {

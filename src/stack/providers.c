@@ -203,7 +203,7 @@ static int table_remove(ll_stacks_t *s, const char *phys, json_t *props, json_t 
 /* ---- AWS::S3::Bucket (with NotificationConfiguration) --------------------------------------- */
 
 /* NotificationConfiguration.LambdaConfigurations -> the store's JSON list; "" when none. */
-static int notification_json(ll_stack_job_t *job, const char *bucket, char **out) {
+static int notification_json(ll_stack_job_t *job, char **out) {
   json_t *nc = json_object_get(job->props, "NotificationConfiguration");
   *out = NULL;
   if (!nc) return 0;
@@ -251,7 +251,6 @@ static int notification_json(ll_stack_job_t *job, const char *bucket, char **out
   }
   *out = json_dumps(list, JSON_COMPACT);
   json_decref(list);
-  (void)bucket;
   return 0;
 }
 
@@ -270,7 +269,7 @@ static int bucket_create(ll_stack_job_t *job) {
   int rc = -1;
   if (why)
     ll_err_set(&job->err, LL_E_VALIDATION, "Bucket name %s: %s", name, why);
-  else if (notification_json(job, name, &notif) == 0 &&
+  else if (notification_json(job, &notif) == 0 &&
            ll_bucket_create(ENV(job)->objects, name, ll_engine_region(ENV(job)->engine), &job->err) == 0)
     rc = 0;
   if (rc == 0 && notif && ll_bucket_set_notification(ENV(job)->objects, name, notif, &job->err) < 0) {
@@ -291,7 +290,7 @@ static int bucket_create(ll_stack_job_t *job) {
 static int bucket_update(ll_stack_job_t *job) {
   if (!changed(job, "NotificationConfiguration")) return 0;
   char *notif = NULL;
-  if (notification_json(job, job->physical, &notif) < 0) return -1;
+  if (notification_json(job, &notif) < 0) return -1;
   int rc = ll_bucket_set_notification(ENV(job)->objects, job->physical, notif ? notif : "", &job->err);
   free(notif);
   return rc;
