@@ -190,3 +190,36 @@ def test_s3_pricing_prices_every_uploaded_file(daemon, cli, aws, s3, tmp_path):
     for obj in s3.list_objects_v2(Bucket="pricing-input-dev")["Contents"]:
         s3.delete_object(Bucket="pricing-input-dev", Key=obj["Key"])
     cli("remove", "-c", yml, timeout=120)
+
+
+# ---- a stream forwarded to a process outside the platform --------------------------------------
+
+
+def test_stream_to_tcp_delivers_every_record_to_the_remote_server(daemon, cli, kinesis, tmp_path):
+    import subprocess
+    import time
+
+    from e2e_util import free_port, wait_until
+
+    port = free_port()
+    received = tmp_path / "received.txt"
+    server = subprocess.Popen(["/usr/bin/python3", str(REPO / "examples" / "stream-to-tcp" / "server.py"),
+                               "--port", str(port), "--out", str(received)], stderr=subprocess.PIPE)
+    try:
+        assert b"listening" in server.stderr.readline()
+        yml = example_service("stream-to-tcp", tmp_path)
+        cli("deploy", "-c", yml, env={"FORWARD_TO": f"127.0.0.1:{port}"}, timeout=120)
+        sent = [f"tick-{i}" for i in range(1000)]
+        for i in range(0, len(sent), 250):
+            kinesis.put_records(StreamName="ticks", Records=[{"Data": s.encode(), "PartitionKey": s} for s in sent[i:i + 250]])
+
+        def lines():
+            return received.read_text().splitlines() if received.exists() else []
+
+        wait_until(lambda: len(lines()) >= len(sent), timeout=60, message="every record at the server")
+        time.sleep(0.3)
+        assert sorted(lines()) == sorted(sent)  # each record once: no batch failed
+        cli("remove", "-c", yml, env={"FORWARD_TO": f"127.0.0.1:{port}"}, timeout=120)
+    finally:
+        server.terminate()
+        server.wait()
