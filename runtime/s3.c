@@ -37,53 +37,60 @@ static size_t uri_encode(char *out, size_t sz, size_t o, const char *s, int keep
 
 #define S3_BUF (64 * 1024)
 
-int ll_s3_get_stream(const char *bucket, const char *key, ll_s3_data_fn on_data, void *ud,
-                     char *err, size_t errsz) {
+/* Opens a connection to the daemon's S3 endpoint and sends the signed head of METHOD
+ * /bucket/key (UNSIGNED-PAYLOAD; content_length < 0: no body). fn names the caller in errors.
+ * Returns the connection, or -1 with err. */
+static int s3_request(const char *fn, const char *method, const char *bucket, const char *key,
+                      long long content_length, char *err, size_t errsz) {
   const char *ep = getenv("AWS_ENDPOINT_URL_S3");
   if (!ep || !*ep) ep = getenv("AWS_ENDPOINT_URL");
   const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
   const char *token = getenv("AWS_SESSION_TOKEN"), *region = getenv("AWS_REGION");
-  if (!ep || strncmp(ep, "http://", 7) != 0)
-    return ll__fail(err, errsz, "ll_s3_get_stream needs AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL as "
-                            "http://HOST:PORT (got %s)", ep ? ep : "nothing");
-  if (!ak || !sk)
-    return ll__fail(err, errsz, "ll_s3_get_stream needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+  char host[256], hostname[256], port[16];
+  if (ll__endpoint(ep, host, hostname, port) < 0)
+    return ll__fail(err, errsz, "%s needs AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL as "
+                                "http://HOST:PORT (got %s)", fn, ep ? ep : "nothing");
+  if (!ak || !sk) return ll__fail(err, errsz, "%s needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", fn);
   if (token && !*token) token = NULL;
   if (!region || !*region) region = "us-east-1";
-  char host[256], hostname[256], port[16];
-  ll__endpoint(ep, host, hostname, port);
   char path[4096];
   size_t o = uri_encode(path, sizeof path, 0, "/", 1);
   o = uri_encode(path, sizeof path, o, bucket, 0);
   o = uri_encode(path, sizeof path, o, "/", 1);
   o = uri_encode(path, sizeof path, o, key, 1);
   if (o >= sizeof path) return ll__fail(err, errsz, "the key is too long");
-  char amz_date[17], auth[1024];
+  char amz_date[17], auth[1024], length[48] = "";
   time_t now = time(NULL);
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
-  ll__sigv4("GET", path, host, NULL, "UNSIGNED-PAYLOAD", amz_date, token, ak, sk, region, "s3",
+  ll__sigv4(method, path, host, NULL, "UNSIGNED-PAYLOAD", amz_date, token, ak, sk, region, "s3",
             auth, sizeof auth);
+  if (content_length >= 0) snprintf(length, sizeof length, "Content-Length: %lld\r\n", content_length);
   char *req = malloc(strlen(path) + strlen(auth) + (token ? strlen(token) : 0) + 512);
   if (!req) return ll__fail(err, errsz, "out of memory");
   sprintf(req,
-          "GET %s HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\nX-Amz-Content-SHA256: UNSIGNED-PAYLOAD\r\n"
-          "%s%s%sAuthorization: %s\r\nConnection: close\r\n\r\n",
-          path, host, amz_date, token ? "X-Amz-Security-Token: " : "", token ? token : "",
-          token ? "\r\n" : "", auth);
+          "%s %s HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\nX-Amz-Content-SHA256: UNSIGNED-PAYLOAD\r\n"
+          "%s%s%sAuthorization: %s\r\n%sConnection: close\r\n\r\n",
+          method, path, host, amz_date, token ? "X-Amz-Security-Token: " : "", token ? token : "",
+          token ? "\r\n" : "", auth, length);
   int fd = ll__dial(hostname, port, err, errsz);
-  if (fd < 0) {
-    free(req);
-    return -1;
-  }
-  int rc = ll__send_all(fd, req, strlen(req));
-  free(req);
-  char *buf = malloc(S3_BUF + 1);
-  if (rc < 0 || !buf) {
+  if (fd >= 0 && ll__send_all(fd, req, strlen(req)) < 0) {
     close(fd);
-    free(buf);
-    return ll__fail(err, errsz, "sending the request to %s: %s", host, strerror(errno));
+    fd = ll__fail(err, errsz, "sending the request to %s: %s", host, strerror(errno));
+  }
+  free(req);
+  return fd;
+}
+
+int ll_s3_get_stream(const char *bucket, const char *key, ll_s3_data_fn on_data, void *ud,
+                     char *err, size_t errsz) {
+  int fd = s3_request("ll_s3_get_stream", "GET", bucket, key, -1, err, errsz);
+  if (fd < 0) return -1;
+  char *buf = malloc(S3_BUF + 1);
+  if (!buf) {
+    close(fd);
+    return ll__fail(err, errsz, "out of memory");
   }
   /* the head */
   size_t have = 0, head = 0;
@@ -93,7 +100,7 @@ int ll_s3_get_stream(const char *bucket, const char *key, ll_s3_data_fn on_data,
     if (n <= 0) {
       close(fd);
       free(buf);
-      return ll__fail(err, errsz, "%s answered no complete head", host);
+      return ll__fail(err, errsz, "the daemon answered no complete head");
     }
     have += (size_t)n;
     buf[have] = '\0';
@@ -122,7 +129,7 @@ int ll_s3_get_stream(const char *bucket, const char *key, ll_s3_data_fn on_data,
   }
   /* the body, as it comes */
   long long left = length;
-  rc = 0;
+  int rc = 0;
   for (;;) {
     if (body) {
       size_t give = left >= 0 && (long long)body > left ? (size_t)left : body;
@@ -150,44 +157,9 @@ int ll_s3_get_stream(const char *bucket, const char *key, ll_s3_data_fn on_data,
 
 int ll_s3_put(const char *bucket, const char *key, const void *data, size_t len, char *err,
               size_t errsz) {
-  const char *ep = getenv("AWS_ENDPOINT_URL_S3");
-  if (!ep || !*ep) ep = getenv("AWS_ENDPOINT_URL");
-  const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
-  const char *token = getenv("AWS_SESSION_TOKEN"), *region = getenv("AWS_REGION");
-  char host[256], hostname[256], port[16];
-  if (ll__endpoint(ep, host, hostname, port) < 0)
-    return ll__fail(err, errsz, "ll_s3_put needs AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL as "
-                                "http://HOST:PORT (got %s)", ep ? ep : "nothing");
-  if (!ak || !sk) return ll__fail(err, errsz, "ll_s3_put needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
-  if (token && !*token) token = NULL;
-  if (!region || !*region) region = "us-east-1";
-  char path[4096];
-  size_t o = uri_encode(path, sizeof path, 0, "/", 1);
-  o = uri_encode(path, sizeof path, o, bucket, 0);
-  o = uri_encode(path, sizeof path, o, "/", 1);
-  o = uri_encode(path, sizeof path, o, key, 1);
-  if (o >= sizeof path) return ll__fail(err, errsz, "the key is too long");
-  char amz_date[17], auth[1024];
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
-  ll__sigv4("PUT", path, host, NULL, "UNSIGNED-PAYLOAD", amz_date, token, ak, sk, region, "s3",
-            auth, sizeof auth);
-  char *req = malloc(strlen(path) + strlen(auth) + (token ? strlen(token) : 0) + 512);
-  if (!req) return ll__fail(err, errsz, "out of memory");
-  sprintf(req,
-          "PUT %s HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\nX-Amz-Content-SHA256: UNSIGNED-PAYLOAD\r\n"
-          "%s%s%sAuthorization: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-          path, host, amz_date, token ? "X-Amz-Security-Token: " : "", token ? token : "",
-          token ? "\r\n" : "", auth, len);
-  int fd = ll__dial(hostname, port, err, errsz);
-  if (fd < 0) {
-    free(req);
-    return -1;
-  }
-  int rc = ll__send_all(fd, req, strlen(req)) < 0 || ll__send_all(fd, data, len) < 0 ? -1 : 0;
-  free(req);
+  int fd = s3_request("ll_s3_put", "PUT", bucket, key, (long long)len, err, errsz);
+  if (fd < 0) return -1;
+  int rc = ll__send_all(fd, data, len);
   char buf[4096];
   size_t have = 0;
   while (rc == 0 && have + 1 < sizeof buf) {
@@ -198,7 +170,7 @@ int ll_s3_put(const char *bucket, const char *key, const void *data, size_t len,
   }
   close(fd);
   buf[have] = '\0';
-  if (rc < 0) return ll__fail(err, errsz, "sending the object to %s: %s", host, strerror(errno));
+  if (rc < 0) return ll__fail(err, errsz, "sending the object: %s", strerror(errno));
   int status = have > 12 ? atoi(buf + 9) : 0;
   if (status != 200) {
     char code[128] = "";
