@@ -87,18 +87,22 @@ void ll_buf_json_string(ll_buf_t *b, const char *s, size_t len) {
   static const char hex[] = "0123456789abcdef";
   ll_buf_reserve(b, len + 2);
   b->data[b->len++] = '"';
+  /* Runs of characters that need no escape are copied whole (the common case: ARNs, keys). */
+  size_t run = 0;
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
+    if (c != '"' && c != '\\' && c >= 0x20) continue;
+    ll_buf_append(b, s + run, i - run);
+    run = i + 1;
     if (c == '"' || c == '\\') {
       char e[2] = {'\\', (char)c};
       ll_buf_append(b, e, 2);
-    } else if (c < 0x20) {
+    } else {
       char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
       ll_buf_append(b, e, 6);
-    } else {
-      ll_buf_append(b, &s[i], 1);
     }
   }
+  ll_buf_append(b, s + run, len - run);
   ll_buf_append(b, "\"", 1);
 }
 

@@ -483,8 +483,15 @@ static size_t record_size(const rec_t *r, size_t overhead) {
 static char *build_event(const mapping_t *mp, const poller_t *p, const lane_t *l, size_t n,
                          ll_shard_t *sh, const char *role, size_t *len) {
   ll_buf_t b = LL_BUF_INIT;
+  /* What follows each record's eventID is the same for the whole batch: made once. */
+  ll_buf_t tail = LL_BUF_INIT;
   const char *arn = cfg_str(mp, "EventSourceArn");
-  const char *region = ll_engine_region(mp->m->engine);
+  ll_buf_puts(&tail, "\",\"eventName\":\"aws:kinesis:record\",\"invokeIdentityArn\":");
+  ll_buf_json_string(&tail, role, strlen(role));
+  ll_buf_cat(&tail, ",\"awsRegion\":\"", ll_engine_region(mp->m->engine), "\",\"eventSourceARN\":", NULL);
+  ll_buf_json_string(&tail, arn, strlen(arn));
+  ll_buf_append(&tail, "}", 1);
+  ll_buf_reserve(&b, n * (tail.len + 256));
   ll_buf_puts(&b, "{\"Records\":[");
   for (size_t i = 0; i < n; i++) {
     const rec_t *r = l->q[l->head + i];
@@ -499,13 +506,10 @@ static char *build_event(const mapping_t *mp, const poller_t *p, const lane_t *l
     ll_buf_puts(&b, "\",\"approximateArrivalTimestamp\":");
     ll_buf_put_seconds(&b, r->arrival_ms);
     ll_buf_cat(&b, "},\"eventSource\":\"aws:kinesis\",\"eventVersion\":\"1.0\",\"eventID\":\"",
-               p->shard_id, ":", seq, "\",\"eventName\":\"aws:kinesis:record\",\"invokeIdentityArn\":",
-               NULL);
-    ll_buf_json_string(&b, role, strlen(role));
-    ll_buf_cat(&b, ",\"awsRegion\":\"", region, "\",\"eventSourceARN\":", NULL);
-    ll_buf_json_string(&b, arn, strlen(arn));
-    ll_buf_append(&b, "}", 1);
+               p->shard_id, ":", seq, NULL);
+    ll_buf_append(&b, tail.data, tail.len);
   }
+  ll_buf_free(&tail);
   ll_buf_puts(&b, "]}");
   return ll_buf_steal(&b, len);
 }

@@ -62,3 +62,13 @@ LL_TEST(core_buf_puts_numbers_and_concatenates) {
   CHECK_STREQ(b.data, "0 xy 18446744073709551615");
   ll_buf_free(&b);
 }
+
+LL_TEST(core_buf_json_string_escapes_quotes_backslashes_and_controls) {
+  ll_buf_t b = LL_BUF_INIT;
+  static const char in[] = "a\"b\\c\n\x01" "end";
+  ll_buf_json_string(&b, in, sizeof in - 1);
+  ll_buf_json_string(&b, "", 0);
+  ll_buf_json_string(&b, "\"", 1);
+  CHECK_STREQ(b.data, "\"a\\\"b\\\\c\\u000a\\u0001end\"\"\"\"\\\"\"");
+  ll_buf_free(&b);
+}
